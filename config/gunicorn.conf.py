@@ -1,0 +1,28 @@
+"""gunicorn settings for the portal (see Procfile). Values can be overridden on the command line."""
+
+import multiprocessing
+import os
+import sys
+
+bind = os.environ.get("PORTAL_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("PORTAL_WORKERS", max(2, multiprocessing.cpu_count())))
+threads = int(os.environ.get("PORTAL_THREADS", "4"))
+worker_class = "gthread"
+timeout = 30
+graceful_timeout = 10
+accesslog = "-"
+# No query strings in the access log: /auth/callback carries the authorization code.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(D)sus'
+forwarded_allow_ips = os.environ.get("PORTAL_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def on_starting(server):
+    """Check the settings once in the master: one clear line instead of failing workers."""
+    from portal.settings import Settings
+    from portal.settings import SettingsError
+
+    try:
+        Settings.from_env()
+    except SettingsError as exc:
+        print(f"portal: configuration error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,73 @@
+"""Customer portal: a thin OpenID Connect relying party; the IdP does both factors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from flask import Flask
+
+from portal import errors
+from portal import logs
+from portal import provider
+from portal import security
+from portal import sessions
+from portal.clock import Clock
+from portal.clock import FileOffsetClock
+from portal.clock import SystemClock
+from portal.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(
+    settings: Settings | Mapping[str, str] | None = None, *, clock: Clock | None = None
+) -> Flask:
+    """The application factory.
+
+    ``settings`` is a :class:`Settings`, a mapping of ``PORTAL_*`` variables (tests), or
+    None to read the environment. ``clock`` lets tests move time instead of sleeping.
+    """
+    if settings is None:
+        settings = Settings.from_env()
+    elif not isinstance(settings, Settings):
+        settings = Settings.from_env(settings)
+    if clock is None:
+        clock = (
+            FileOffsetClock(settings.test_clock_file) if settings.test_clock_file else SystemClock()
+        )
+
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=64 * 1024)
+    app.extensions["portal.settings"] = settings
+    app.extensions["portal.clock"] = clock
+
+    logs.init_app(app, settings)
+    sessions.init_app(app, settings, clock)
+    provider.init_app(app, settings, clock)
+    security.init_app(app, settings)
+    errors.init_app(app)
+
+    from portal.views import account
+    from portal.views import auth
+    from portal.views import public
+
+    app.register_blueprint(public.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
+
+    @app.context_processor
+    def page_context() -> dict[str, object]:
+        return {
+            "sso_name": settings.sso_name,
+            "support_contact": settings.support_contact,
+            "portal_name": "Customer Portal",
+            "current_session": sessions.current(),
+        }
+
+    app.jinja_env.filters["when"] = logs.format_time
+    return app

@@ -1,0 +1,138 @@
+"""Friendly error pages (HTML) and JSON errors: a clear message, the right status, no traceback.
+
+Each handler logs the reason on the server; the page shows only what helps the customer: what
+happened in plain words, a Login button when trying again makes sense, and the support contact.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask import Response
+from flask import current_app
+from flask import jsonify
+from flask import render_template
+from flask import request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from portal.session_store import STORE_ERRORS
+from portal.session_store import StoreUnavailable
+
+log = logging.getLogger("portal.errors")
+
+MESSAGES = {
+    "failed": (
+        "Sign-in failed, try again",
+        "We could not complete your sign-in. Please try again.",
+    ),
+    "denied": (
+        "Sign-in was cancelled",
+        "The sign-in service did not let you in. Please try again.",
+    ),
+    "unreachable": (
+        "The sign-in service is not reachable right now",
+        "Please try again in a few minutes.",
+    ),
+    "misconfigured": (
+        "Sign-in is not available",
+        "The sign-in service is not set up correctly. Please contact our customer support.",
+    ),
+    "mfa": (
+        "Your second factor was not confirmed",
+        "The sign-in service did not confirm a second factor (your authenticator app code). "
+        "For your protection you are not signed in. Please contact our customer support.",
+    ),
+    "unavailable": (
+        "The portal is temporarily unavailable",
+        "Please try again in a few minutes.",
+    ),
+}
+
+
+def error_page(kind: str, status: int, *, login: bool = True) -> Response:
+    title, message = MESSAGES[kind]
+    page = render_template(
+        "error.html", title=title, message=message, show_login=login, status=status
+    )
+    response = Response(page, status=status)
+    if status == 503:
+        response.headers["Retry-After"] = "30"
+    return response
+
+
+def json_error(error: str, description: str, status: int) -> Response:
+    response = jsonify(error=error, error_description=description)
+    response.status_code = status
+    return response
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/auth/backchannel-logout") or request.path in (
+        "/healthz",
+        "/readyz",
+    )
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> Response:
+        log.warning(
+            "refused %s %s: CSRF check failed (%s)", request.method, request.path, exc.description
+        )
+        title = "This form has expired"
+        page = render_template(
+            "error.html",
+            title=title,
+            message="For your security the form could not be accepted. Please go back and try again.",
+            show_login=False,
+            status=400,
+        )
+        return Response(page, status=400)
+
+    @app.errorhandler(StoreUnavailable)
+    def store_unavailable(exc: StoreUnavailable) -> Response:
+        log.error("session store unavailable: %s", exc)
+        if _wants_json():
+            return json_error("temporarily_unavailable", "session store unavailable", 503)
+        return error_page("unavailable", 503, login=False)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        if status >= 500:
+            return internal_error(exc)
+        if status == 429:
+            log.warning("rate limit hit: %s %s", request.method, request.path)
+        if _wants_json():
+            return json_error(exc.name.lower().replace(" ", "_"), exc.description or "", status)
+        page = render_template(
+            "error.html", title=exc.name, message=_plain(status), show_login=False, status=status
+        )
+        return Response(page, status=status)
+
+    @app.errorhandler(Exception)
+    def internal_error(exc: Exception) -> Response:
+        original = getattr(exc, "original_exception", None) or exc
+        if isinstance(original, STORE_ERRORS):
+            return store_unavailable(StoreUnavailable(type(original).__name__))
+        current_app.logger.exception("unexpected error on %s %s", request.method, request.path)
+        if _wants_json():
+            return json_error("server_error", "unexpected error", 500)
+        page = render_template(
+            "error.html",
+            title="Something went wrong",
+            message="An unexpected error occurred. Please try again.",
+            show_login=False,
+            status=500,
+        )
+        return Response(page, status=500)
+
+
+def _plain(status: int) -> str:
+    return {
+        404: "There is no page at this address.",
+        405: "This address does not accept that kind of request.",
+        429: "Too many requests from your address. Please wait a minute and try again.",
+    }.get(status, "The request could not be handled.")

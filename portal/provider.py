@@ -1,0 +1,307 @@
+"""The portal's OpenID provider, reached through Authlib's Flask client.
+
+Authlib does what it is good at: discovery, the authorization URL with PKCE (S256), state and
+nonce kept in the session, the token request with client authentication, userinfo, and the
+end-session URL. The ID token itself is checked by :mod:`portal.oidc`, with keys from
+:mod:`portal.jwks`, because the portal's rules are stricter than Authlib's defaults (see
+portal/oidc.py). This module turns every failure into :class:`LoginFailed` with a status and
+a loggable reason, so routes stay thin.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+import requests
+from authlib.common.security import generate_token
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.flask_client import FlaskOAuth2App
+from authlib.integrations.flask_client import OAuth
+from flask import Flask
+from flask import Response
+from flask import current_app
+from flask import redirect
+from flask import session
+
+from portal import oidc
+from portal.clock import Clock
+from portal.jwks import JwksCache
+from portal.settings import Settings
+
+log = logging.getLogger("portal.oidc")
+
+PROVIDER_NAME = "idp"
+SCOPE = "openid profile email"
+MAX_PARAM_LENGTH = 2048
+PROFILE_CLAIMS = ("preferred_username", "name", "email")
+
+
+class LoginFailed(Exception):
+    """A sign-in that cannot complete. ``reason`` is for the log, ``kind`` picks the page."""
+
+    def __init__(self, reason: str, *, status: int = 400, kind: str = "failed") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.kind = kind
+
+
+class ProviderUnreachable(LoginFailed):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, status=503, kind="unreachable")
+
+
+@dataclass
+class LoginResult:
+    claims: dict[str, Any]
+    id_token: str
+    profile: dict[str, Any]
+    next_target: str
+    flow: dict[str, Any] = field(default_factory=dict)
+
+
+class PortalOAuth2App(FlaskOAuth2App):
+    """Authlib's Flask client with the discovery document checked and cached once."""
+
+    expected_issuer: str = ""
+
+    def load_server_metadata(self) -> dict[str, Any]:
+        if "_loaded_at" in self.server_metadata:
+            return self.server_metadata
+        try:
+            metadata = super().load_server_metadata()
+        except (requests.RequestException, ValueError) as exc:
+            raise ProviderUnreachable(f"discovery failed: {type(exc).__name__}") from None
+        # Discovery 1.0, Section 4.3: the document's issuer must be the one we asked for.
+        if metadata.get("issuer") != self.expected_issuer:
+            found = metadata.get("issuer")
+            self.server_metadata = {}
+            raise LoginFailed(
+                f"discovery issuer {found!r} differs from PORTAL_OIDC_ISSUER "
+                f"{self.expected_issuer!r}",
+                status=502,
+                kind="misconfigured",
+            )
+        return metadata
+
+
+class PortalOAuth(OAuth):
+    oauth2_client_cls = PortalOAuth2App
+
+
+@dataclass
+class Provider:
+    """One configured provider: the Authlib client plus the portal's key cache and rules."""
+
+    settings: Settings
+    clock: Clock
+    client: PortalOAuth2App
+    jwks: JwksCache
+
+    @property
+    def expected(self) -> oidc.Expected:
+        return oidc.Expected(
+            issuer=self.settings.issuer,
+            client_id=self.settings.client_id,
+            algorithms=self.settings.id_token_algorithms,
+            clock_skew=self.settings.clock_skew,
+        )
+
+    def metadata(self) -> dict[str, Any]:
+        return self.client.load_server_metadata()
+
+    def _fetch_jwks(self) -> dict[str, Any]:
+        uri = self.metadata().get("jwks_uri")
+        if not uri:
+            raise LoginFailed("discovery has no jwks_uri", status=502, kind="misconfigured")
+        try:
+            resp = requests.get(uri, timeout=self.settings.http_timeout)
+            resp.raise_for_status()
+            return resp.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise ProviderUnreachable(f"JWKS fetch failed: {type(exc).__name__}") from None
+
+    def begin_login(
+        self,
+        next_target: str,
+        *,
+        prompt: str | None = None,
+        max_age: int | None = None,
+        flow: dict[str, Any] | None = None,
+    ) -> Response:
+        """Redirect to the IdP: code flow, PKCE S256, state and nonce kept server-side."""
+        params: dict[str, Any] = {"nonce": generate_token(24)}
+        if prompt:
+            params["prompt"] = prompt
+        if max_age is not None:
+            params["max_age"] = max_age
+        rv = self.client.create_authorization_url(self.settings.redirect_uri, **params)
+        self.client.save_authorize_data(
+            redirect_uri=self.settings.redirect_uri,
+            next=next_target,
+            max_age=max_age,
+            flow=flow or {},
+            **rv,
+        )
+        return redirect(rv["url"])
+
+    def finish_login(self, args: dict[str, str]) -> LoginResult:
+        """Validate the authorization response, redeem the code, check the ID token."""
+        for name, value in args.items():
+            if len(name) > 64 or len(value) > MAX_PARAM_LENGTH:
+                raise LoginFailed("oversized callback parameter")
+        state = args.get("state")
+        if not state:
+            raise LoginFailed("callback without state")
+        framework = self.client.framework
+        data = framework.get_state_data(session, state)
+        framework.clear_state_data(session, state)
+        if not data:
+            raise LoginFailed("state unknown to this browser session (expired, replayed or forged)")
+        metadata = self.metadata()
+        try:
+            oidc.check_response_issuer(
+                args.get("iss"),
+                self.settings.issuer,
+                bool(metadata.get("authorization_response_iss_parameter_supported")),
+            )
+        except oidc.TokenError as exc:
+            raise LoginFailed(exc.reason) from None
+        if "error" in args:
+            kind = "denied" if args["error"] == "access_denied" else "failed"
+            raise LoginFailed(f"IdP returned error={args['error'][:64]!r}", kind=kind)
+        code = args.get("code")
+        if not code:
+            raise LoginFailed("callback without code")
+
+        token = self._redeem(code, data)
+        raw_id_token = token.get("id_token")
+        if not isinstance(raw_id_token, str):
+            raise LoginFailed("token response has no id_token", status=502)
+        now = self.clock.now()
+        try:
+            claims = oidc.validate_id_token(
+                raw_id_token,
+                find_key=self.jwks.find_key,
+                expected=self.expected,
+                nonce=data.get("nonce", ""),
+                now=now,
+                max_age=data.get("max_age"),
+            )
+        except oidc.TokenError as exc:
+            raise LoginFailed(f"ID token refused: {exc.reason}", status=502) from None
+        profile = self._profile(claims, token)
+        result = LoginResult(
+            claims=claims,
+            id_token=raw_id_token,
+            profile=profile,
+            next_target=data.get("next") or "/account",
+            flow=dict(data.get("flow") or {}),
+        )
+        if self.settings.require_mfa:
+            try:
+                oidc.check_mfa_evidence(claims, self.settings.mfa_amr, self.settings.mfa_acr)
+            except oidc.MissingMfaEvidence as exc:
+                raise MfaEvidenceMissing(exc.reason, result) from None
+        return result
+
+    def _redeem(self, code: str, data: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return dict(
+                self.client.fetch_access_token(
+                    redirect_uri=data.get("redirect_uri"),
+                    code=code,
+                    code_verifier=data.get("code_verifier"),
+                )
+            )
+        except OAuthError as exc:
+            raise LoginFailed(f"token request refused: {exc.error}") from None
+        except requests.RequestException as exc:
+            raise ProviderUnreachable(f"token request failed: {type(exc).__name__}") from None
+
+    def _profile(self, claims: dict[str, Any], token: dict[str, Any]) -> dict[str, Any]:
+        """Profile claims from the ID token; userinfo only when some are missing there."""
+        profile = {k: claims[k] for k in PROFILE_CLAIMS if k in claims}
+        endpoint = self.metadata().get("userinfo_endpoint")
+        if len(profile) == len(PROFILE_CLAIMS) or not endpoint:
+            return profile
+        try:
+            resp = requests.get(
+                endpoint,
+                headers={"Authorization": f"Bearer {token.get('access_token', '')}"},
+                timeout=self.settings.http_timeout,
+            )
+            resp.raise_for_status()
+            userinfo = resp.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise ProviderUnreachable(f"userinfo failed: {type(exc).__name__}") from None
+        try:
+            oidc.check_userinfo_subject(userinfo, claims["sub"])
+        except oidc.TokenError as exc:
+            raise LoginFailed(exc.reason, status=502) from None
+        return {**{k: userinfo[k] for k in PROFILE_CLAIMS if k in userinfo}, **profile}
+
+    def logout_redirect(self, id_token_hint: str) -> Response | None:
+        """RP-initiated logout; None when the provider offers no end_session_endpoint."""
+        if not self.metadata().get("end_session_endpoint"):
+            return None
+        return self.client.logout_redirect(
+            post_logout_redirect_uri=self.settings.post_logout_redirect_uri,
+            id_token_hint=id_token_hint,
+            client_id=self.settings.client_id,
+        )
+
+    def logout_confirmed(self, state: str | None) -> bool:
+        """True when the browser came back from end-session with the state we sent."""
+        if not state or len(state) > MAX_PARAM_LENGTH:
+            return False
+        framework = self.client.framework
+        data = framework.get_state_data(session, state)
+        framework.clear_state_data(session, state)
+        return bool(data)
+
+    def validate_logout_token(self, raw: str) -> dict[str, Any]:
+        """Back-channel logout token, plus the aud/azp, and replay via the session store."""
+        self.metadata()
+        return oidc.validate_logout_token(
+            raw, find_key=self.jwks.find_key, expected=self.expected, now=self.clock.now()
+        )
+
+
+class MfaEvidenceMissing(LoginFailed):
+    """The sign-in is valid but shows no second factor; carries the result for the retry."""
+
+    def __init__(self, reason: str, result: LoginResult) -> None:
+        super().__init__(reason, status=403, kind="mfa")
+        self.result = result
+
+
+def init_app(app: Flask, settings: Settings, clock: Clock) -> None:
+    oauth = PortalOAuth(app)
+    client = oauth.register(
+        PROVIDER_NAME,
+        client_id=settings.client_id,
+        client_secret=settings.client_secret,
+        server_metadata_url=settings.discovery_url,
+        client_kwargs={
+            "scope": SCOPE,
+            "code_challenge_method": "S256",
+            "default_timeout": settings.http_timeout,
+        },
+    )
+    client.expected_issuer = settings.issuer
+    holder: dict[str, Provider] = {}
+
+    def fetch() -> dict[str, Any]:
+        return holder["provider"]._fetch_jwks()
+
+    provider = Provider(settings=settings, clock=clock, client=client, jwks=JwksCache(fetch, clock))
+    holder["provider"] = provider
+    app.extensions["portal.provider"] = provider
+
+
+def get() -> Provider:
+    return current_app.extensions["portal.provider"]

@@ -1,0 +1,243 @@
+"""The portal session's lifecycle: start, current, touch, end, end_by_sid, end_by_sub.
+
+No other module reads or writes the signed-in state in ``flask.session``. The rules of
+DESIGN.md's "Session semantics" table live here: a session never outlives
+``auth_time + PORTAL_SSO_MAX_AGE`` (the IdP's 12-hour SSO session), ends after
+``PORTAL_IDLE_TIMEOUT`` without requests, gets a fresh id at login (no fixation), and is
+indexed by the IdP's ``sid`` and the ``sub`` so a back-channel logout finds it at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from cachelib import FileSystemCache
+from flask import Flask
+from flask import current_app
+from flask import g
+from flask import session
+
+from portal.clock import Clock
+from portal.session_store import SESSION_PREFIX
+from portal.session_store import STATE_KEY
+from portal.session_store import FileSessionIndex
+from portal.session_store import PortalFileSessionInterface
+from portal.session_store import PortalRedisSessionInterface
+from portal.session_store import RedisSessionIndex
+from portal.session_store import SessionIndex
+from portal.session_store import StoreUnavailable
+from portal.settings import Settings
+
+log = logging.getLogger("portal.sessions")
+
+#: How often (seconds) a request refreshes ``last_seen``; the idle rule is this precise.
+TOUCH_GRANULARITY = 15
+
+
+@dataclass(frozen=True)
+class PortalSession:
+    """What the portal keeps about a signed-in customer: the minimum the pages need."""
+
+    sub: str
+    sid: str | None
+    username: str
+    name: str
+    email: str
+    id_token: str
+    auth_time: float
+    amr: tuple[str, ...]
+    started_at: float
+    last_seen: float
+    ends_at: float
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.username or self.sub
+
+    def idle_deadline(self, idle_timeout: int) -> float:
+        return min(self.ends_at, self.last_seen + idle_timeout)
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> PortalSession:
+        return cls(**{**state, "amr": tuple(state.get("amr", ()))})
+
+    def to_state(self) -> dict[str, Any]:
+        return {**asdict(self), "amr": list(self.amr)}
+
+
+def init_app(app: Flask, settings: Settings, clock: Clock) -> None:
+    """Install the session interface for the configured backend and the index beside it."""
+    app.config.update(
+        SESSION_COOKIE_NAME="portal_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_PERMANENT=False,
+        SESSION_REFRESH_EACH_REQUEST=False,
+    )
+    common: dict[str, Any] = {
+        "key_prefix": SESSION_PREFIX,
+        "use_signer": False,
+        "permanent": False,
+        "sid_length": 32,
+    }
+    index: SessionIndex
+    if settings.session_backend == "redis":
+        client = redis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=settings.http_timeout,
+            socket_connect_timeout=settings.http_timeout,
+        )
+        interface = PortalRedisSessionInterface(app, client=client, **common)
+        index = RedisSessionIndex(client)
+    else:
+        settings.session_dir.mkdir(parents=True, exist_ok=True)
+        cache = FileSystemCache(str(settings.session_dir), threshold=10000, mode=0o600)
+        interface = PortalFileSessionInterface(app, client=cache, **common)
+        index = FileSessionIndex(cache)
+    interface.clock = clock
+    interface.idle_timeout = settings.idle_timeout
+    interface.login_timeout = settings.login_timeout
+    app.session_interface = interface
+    app.extensions["portal.session_index"] = index
+    app.before_request(_load)
+
+
+def _settings() -> Settings:
+    return current_app.extensions["portal.settings"]
+
+
+def _clock() -> Clock:
+    return current_app.extensions["portal.clock"]
+
+
+def index() -> SessionIndex:
+    return current_app.extensions["portal.session_index"]
+
+
+def store_unavailable() -> bool:
+    return bool(getattr(session, "store_unavailable", False))
+
+
+def start(claims: dict[str, Any], id_token: str, profile: dict[str, Any]) -> PortalSession:
+    """Begin a signed-in session under a fresh id, bounded by the IdP's SSO session.
+
+    The pre-login session (state, nonce, PKCE verifier) is cleared and its id discarded, so
+    an id planted before login is worthless afterwards (session fixation).
+    """
+    settings, now = _settings(), _clock().now()
+    auth_time = float(claims["auth_time"])
+    started = PortalSession(
+        sub=claims["sub"],
+        sid=claims.get("sid") if isinstance(claims.get("sid"), str) else None,
+        username=str(profile.get("preferred_username") or ""),
+        name=str(profile.get("name") or ""),
+        email=str(profile.get("email") or ""),
+        id_token=id_token,
+        auth_time=auth_time,
+        amr=tuple(a for a in claims.get("amr", []) if isinstance(a, str)),
+        started_at=now,
+        last_seen=now,
+        ends_at=auth_time + settings.sso_max_age,
+    )
+    session.clear()
+    current_app.session_interface.rotate(session)  # type: ignore[attr-defined]
+    index().add(
+        session.sid,  # type: ignore[attr-defined]
+        sid=started.sid,
+        sub=started.sub,
+        ttl=max(1, int(started.ends_at - now)),
+    )
+    session[STATE_KEY] = started.to_state()
+    g.portal_session = started
+    return started
+
+
+def current() -> PortalSession | None:
+    """The signed-in session of this request, or None (lifetimes already enforced)."""
+    return g.get("portal_session")
+
+
+def _load() -> None:
+    """Before every request: drop a session past its SSO bound or idle limit, else touch it."""
+    g.portal_session = None
+    if store_unavailable():
+        return
+    state = session.get(STATE_KEY)
+    if not isinstance(state, dict):
+        return
+    try:
+        loaded = PortalSession.from_state(state)
+    except TypeError:
+        log.warning("session ended: unreadable state")
+        end()
+        return
+    now, settings = _clock().now(), _settings()
+    if now >= loaded.ends_at:
+        log.info("session ended: SSO max age reached sub=%s", loaded.sub)
+        end()
+        return
+    if now - loaded.last_seen >= settings.idle_timeout:
+        log.info("session ended: idle for %d s sub=%s", int(now - loaded.last_seen), loaded.sub)
+        end()
+        return
+    g.portal_session = touch(loaded, now)
+
+
+def touch(active: PortalSession, now: float) -> PortalSession:
+    """Record activity; written at most every TOUCH_GRANULARITY seconds to spare the store."""
+    if now - active.last_seen < TOUCH_GRANULARITY:
+        return active
+    touched = PortalSession.from_state({**active.to_state(), "last_seen": now})
+    session[STATE_KEY] = touched.to_state()
+    return touched
+
+
+def end() -> PortalSession | None:
+    """End this browser's portal session (the SSO session at the IdP is untouched)."""
+    ended = g.get("portal_session")
+    if ended is None and isinstance(session.get(STATE_KEY), dict):
+        try:
+            ended = PortalSession.from_state(session[STATE_KEY])
+        except TypeError:
+            ended = None
+    session.clear()
+    if not store_unavailable():
+        current_app.session_interface.rotate(session)  # type: ignore[attr-defined]
+    g.portal_session = None
+    return ended
+
+
+def end_by_sid(sid: str) -> int:
+    """Back-channel logout: every portal session of that IdP session, in one step."""
+    return index().end_by_sid(sid)
+
+
+def end_by_sub(sub: str) -> int:
+    """Back-channel logout without sid: every portal session of that subject."""
+    return index().end_by_sub(sub)
+
+
+def first_use_of_jti(jti: str, ttl: int) -> bool:
+    return index().first_use_of_jti(jti, ttl)
+
+
+def check_store() -> None:
+    """Raise StoreUnavailable when the session store cannot be reached (for /readyz)."""
+    if store_unavailable():
+        raise StoreUnavailable("session store unavailable")
+    index().ping()
+
+
+def remember(key: str, value: Any) -> None:
+    """Keep a small pre-login value (e.g. the MFA confirmation offer) in this browser's session."""
+    session[f"portal.{key}"] = value
+
+
+def recall(key: str, *, pop: bool = True) -> Any:
+    name = f"portal.{key}"
+    return session.pop(name, None) if pop else session.get(name)

@@ -1,0 +1,289 @@
+"""Every ``PORTAL_*`` setting, its default and its check, in one place.
+
+Read once at start-up into a frozen :class:`Settings`. A bad value stops the portal with one
+line that names the variable and says what is expected (``SettingsError``), because a
+deployer who mistypes an issuer should learn it before the first customer does, not from a
+traceback at the first login.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+#: Algorithms the portal ever accepts for ID and logout tokens. HS256 is missing on purpose:
+#: it would be keyed with the client secret, which every copy of the portal knows.
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+
+#: Second-factor evidence each provider really sends (see config/*/README.md).
+PRESET_MFA_AMR: dict[str, tuple[str, ...]] = {
+    "generic": ("otp", "mfa"),
+    "authentik": ("mfa",),
+    "keycloak": ("otp",),
+}
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; ``str()`` is the one line shown to the deployer."""
+
+    def __init__(self, variable: str, expected: str, value: str | None = None) -> None:
+        self.variable = variable
+        shown = "" if value is None else f" (got {value!r})"
+        super().__init__(f"{variable}: expected {expected}{shown}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The portal's configuration, typed and checked. See README "Configuration"."""
+
+    issuer: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    base_url: str
+    secret_key: str = field(repr=False)
+    session_backend: str = "filesystem"
+    session_dir: Path = Path("instance/sessions")
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    sso_max_age: int = 43200
+    idle_timeout: int = 3600
+    login_timeout: int = 600
+    require_mfa: bool = True
+    provider_preset: str = "generic"
+    mfa_amr: tuple[str, ...] = ("otp", "mfa")
+    mfa_acr: tuple[str, ...] = ()
+    clock_skew: int = 60
+    id_token_algorithms: tuple[str, ...] = ("RS256", "ES256")
+    sso_name: str = ""
+    support_contact: str = ""
+    http_timeout: float = 5.0
+    fresh_auth_max_age: int = 600
+    trusted_proxies: int = 0
+    rate_limit: str = "30 per minute"
+    log_level: str = "INFO"
+    test_clock_file: Path | None = None
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"{self.base_url}/auth/callback"
+
+    @property
+    def post_logout_redirect_uri(self) -> str:
+        return f"{self.base_url}/logged-out"
+
+    @property
+    def backchannel_logout_uri(self) -> str:
+        return f"{self.base_url}/auth/backchannel-logout"
+
+    @property
+    def discovery_url(self) -> str:
+        return self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with some fields changed (tests and the CLI use it)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings from ``environ`` (default ``os.environ``).
+
+        ``PORTAL_ENV_FILE`` names a file read first; real environment variables win over it.
+        """
+        env = dict(os.environ if environ is None else environ)
+        env_file = env.get("PORTAL_ENV_FILE")
+        if env_file:
+            path = Path(env_file)
+            if not path.is_file():
+                raise SettingsError("PORTAL_ENV_FILE", "a readable env file", env_file)
+            from_file = {k: v for k, v in dotenv_values(path).items() if v is not None}
+            env = {**from_file, **env}
+        return _parse(env)
+
+
+def _parse(env: Mapping[str, str]) -> Settings:
+    def get(name: str, default: str = "") -> str:
+        return env.get(name, default).strip()
+
+    def required(name: str, expected: str) -> str:
+        value = get(name)
+        if not value:
+            raise SettingsError(name, expected)
+        return value
+
+    issuer = _url(required("PORTAL_OIDC_ISSUER", "the IdP's issuer URL"), "PORTAL_OIDC_ISSUER")
+    client_id = required("PORTAL_OIDC_CLIENT_ID", "the portal's client id at the IdP")
+    client_secret = required("PORTAL_OIDC_CLIENT_SECRET", "the portal's client secret")
+    base_url = _url(
+        required("PORTAL_BASE_URL", "the portal's external URL, e.g. https://portal.example.com"),
+        "PORTAL_BASE_URL",
+    ).rstrip("/")
+    if urlsplit(base_url).path not in ("", "/"):
+        raise SettingsError("PORTAL_BASE_URL", "a URL without a path", base_url)
+    secret_key = required("PORTAL_SECRET_KEY", "a random string of at least 32 characters")
+    if len(secret_key) < 32:
+        raise SettingsError("PORTAL_SECRET_KEY", "a random string of at least 32 characters")
+
+    backend = get("PORTAL_SESSION_BACKEND", "filesystem").lower()
+    if backend not in ("redis", "filesystem"):
+        raise SettingsError("PORTAL_SESSION_BACKEND", "'redis' or 'filesystem'", backend)
+    redis_url = get("PORTAL_REDIS_URL", "redis://127.0.0.1:6379/0")
+    if urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+        raise SettingsError("PORTAL_REDIS_URL", "a redis://, rediss:// or unix:// URL", redis_url)
+
+    preset = get("PORTAL_PROVIDER_PRESET", "generic").lower()
+    if preset not in PRESET_MFA_AMR:
+        raise SettingsError(
+            "PORTAL_PROVIDER_PRESET", "'generic', 'authentik' or 'keycloak'", preset
+        )
+    mfa_amr = _csv(get("PORTAL_MFA_AMR")) or PRESET_MFA_AMR[preset]
+    mfa_acr = _csv(get("PORTAL_MFA_ACR"))
+
+    algorithms = _csv(get("PORTAL_ID_TOKEN_ALGORITHMS", "RS256,ES256"))
+    bad = [a for a in algorithms if a not in ASYMMETRIC_ALGORITHMS]
+    if not algorithms or bad:
+        raise SettingsError(
+            "PORTAL_ID_TOKEN_ALGORITHMS",
+            "a comma-separated list of asymmetric algorithms (RS256, ES256, PS256, EdDSA ...)",
+            ",".join(bad) or "",
+        )
+
+    test_clock = get("PORTAL_TEST_CLOCK_FILE")
+    if test_clock and urlsplit(base_url).hostname not in LOOPBACK_HOSTS:
+        raise SettingsError("PORTAL_TEST_CLOCK_FILE", "to be used only with a loopback base URL")
+
+    return Settings(
+        issuer=issuer,
+        client_id=client_id,
+        client_secret=client_secret,
+        base_url=base_url,
+        secret_key=secret_key,
+        session_backend=backend,
+        session_dir=Path(get("PORTAL_SESSION_DIR", "instance/sessions")),
+        redis_url=redis_url,
+        sso_max_age=_int(env, "PORTAL_SSO_MAX_AGE", 43200, minimum=60),
+        idle_timeout=_int(env, "PORTAL_IDLE_TIMEOUT", 3600, minimum=60),
+        login_timeout=_int(env, "PORTAL_LOGIN_TIMEOUT", 600, minimum=30),
+        require_mfa=_bool(env, "PORTAL_REQUIRE_MFA", True),
+        provider_preset=preset,
+        mfa_amr=mfa_amr,
+        mfa_acr=mfa_acr,
+        clock_skew=_int(env, "PORTAL_CLOCK_SKEW", 60, minimum=0, maximum=600),
+        id_token_algorithms=algorithms,
+        sso_name=get("PORTAL_SSO_NAME") or _name_from_issuer(issuer),
+        support_contact=get("PORTAL_SUPPORT_CONTACT"),
+        http_timeout=_float(env, "PORTAL_HTTP_TIMEOUT", 5.0, minimum=0.1, maximum=60),
+        fresh_auth_max_age=_int(env, "PORTAL_FRESH_AUTH_MAX_AGE", 600, minimum=30),
+        trusted_proxies=_int(env, "PORTAL_TRUSTED_PROXIES", 0, minimum=0, maximum=10),
+        rate_limit=_rate_limit(get("PORTAL_RATE_LIMIT", "30 per minute")),
+        log_level=_log_level(get("PORTAL_LOG_LEVEL", "INFO")),
+        test_clock_file=Path(test_clock) if test_clock else None,
+    )
+
+
+def is_loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _url(value: str, name: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise SettingsError(name, "an absolute https:// URL", value)
+    if parts.query or parts.fragment:
+        raise SettingsError(name, "a URL without query or fragment", value)
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise SettingsError(
+            name, "https (http is accepted only on 127.0.0.1, ::1, localhost)", value
+        )
+    return value
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _int(
+    env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int | None = None
+) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    bounds = f"at least {minimum}" + (f" and at most {maximum}" if maximum is not None else "")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(name, f"a whole number of seconds, {bounds}", raw) from None
+    if value < minimum or (maximum is not None and value > maximum):
+        raise SettingsError(name, f"a whole number, {bounds}", raw)
+    return value
+
+
+def _float(
+    env: Mapping[str, str], name: str, default: float, *, minimum: float, maximum: float
+) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(
+            name, f"a number of seconds between {minimum} and {maximum}", raw
+        ) from None
+    if not minimum <= value <= maximum:
+        raise SettingsError(name, f"a number of seconds between {minimum} and {maximum}", raw)
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(name, "true or false", raw)
+
+
+def _rate_limit(value: str) -> str:
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise SettingsError("PORTAL_RATE_LIMIT", "a rate such as '30 per minute'", value) from None
+    return value
+
+
+def _log_level(value: str) -> str:
+    level = value.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SettingsError("PORTAL_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR", value)
+    return level
+
+
+def _name_from_issuer(issuer: str) -> str:
+    """``https://auth.example.com/...`` becomes "auth.example.com" when no name is configured."""
+    return urlsplit(issuer).hostname or issuer

@@ -1,0 +1,1 @@
+"""The portal's blueprints. Routes are thin: they call portal.provider and portal.sessions."""

@@ -1,0 +1,61 @@
+"""Signed-in pages. Each needs a live portal session; one also needs a recent sign-in."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint
+from flask import Response
+from flask import current_app
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+
+from portal import provider
+from portal import sessions
+from portal.errors import error_page
+
+bp = Blueprint("account", __name__)
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Without a session, go through Login and come back to the requested page."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if sessions.store_unavailable():
+            return error_page("unavailable", 503, login=False)
+        if sessions.current() is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.get("/account")
+@login_required
+def account() -> str:
+    return render_template("account.html", active=sessions.current())
+
+
+@bp.get("/account/security")
+@login_required
+def security() -> Response | str:
+    """A sensitive page: it asks for a sign-in within PORTAL_FRESH_AUTH_MAX_AGE seconds.
+
+    An older sign-in sends the customer through the IdP again with ``max_age``, so the IdP
+    asks for the password and code, and the callback checks the new ``auth_time``.
+    """
+    active = sessions.current()
+    assert active is not None
+    max_age = current_app.extensions["portal.settings"].fresh_auth_max_age
+    now = current_app.extensions["portal.clock"].now()
+    if now - active.auth_time > max_age:
+        try:
+            return provider.get().begin_login(request.path, max_age=max_age)
+        except provider.LoginFailed as exc:
+            return error_page(exc.kind, exc.status)
+    return render_template("security.html", active=active, max_age=max_age)

@@ -1,0 +1,192 @@
+"""Login, the callback and redirection page, logout, and the back-channel logout receiver."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint
+from flask import Response
+from flask import current_app
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+
+from portal import provider
+from portal import sessions
+from portal.errors import error_page
+from portal.errors import json_error
+from portal.oidc import TokenError
+from portal.oidc import unverified_claims
+from portal.redirects import safe_target
+from portal.security import csrf
+from portal.security import limiter
+from portal.session_store import StoreUnavailable
+
+bp = Blueprint("auth", __name__)
+log = logging.getLogger("portal.auth")
+
+
+def _rate_limit() -> str:
+    return current_app.extensions["portal.settings"].rate_limit
+
+
+def _unavailable_guard() -> Response | None:
+    if sessions.store_unavailable():
+        log.error("login refused: session store unavailable")
+        return error_page("unavailable", 503, login=False)
+    return None
+
+
+@bp.get("/login")
+@limiter.limit(_rate_limit)
+def login() -> Response:
+    """Start the authorization code flow; ``next`` is kept only if it is a local path."""
+    if (down := _unavailable_guard()) is not None:
+        return down
+    target = safe_target(request.args.get("next"))
+    if sessions.current() is not None:
+        return redirect(target)
+    try:
+        return provider.get().begin_login(target)
+    except provider.LoginFailed as exc:
+        log.warning("login failed: %s", exc.reason)
+        return error_page(exc.kind, exc.status)
+
+
+@bp.post("/login/confirm-authenticator")
+@limiter.limit(_rate_limit)
+def confirm_authenticator() -> Response:
+    """Second pass after a sign-in without MFA evidence (e.g. authentik's enrolment login)."""
+    offer = sessions.recall("mfa_offer")
+    if not offer:
+        return redirect(url_for("public.landing"))
+    try:
+        return provider.get().begin_login(
+            safe_target(offer.get("next")), prompt="login", flow={"mfa_retry": True}
+        )
+    except provider.LoginFailed as exc:
+        log.warning("login failed: %s", exc.reason)
+        return error_page(exc.kind, exc.status)
+
+
+@bp.get("/auth/callback")
+@limiter.limit(_rate_limit)
+def callback() -> Response:
+    """Finish the login, start the session, and leave the code-bearing URL at once."""
+    if (down := _unavailable_guard()) is not None:
+        return down
+    try:
+        result = provider.get().finish_login(request.args.to_dict(flat=True))
+    except provider.MfaEvidenceMissing as exc:
+        return _missing_mfa(exc)
+    except provider.LoginFailed as exc:
+        log.warning("login failed: %s", exc.reason)
+        return error_page(exc.kind, exc.status)
+    started = sessions.start(result.claims, result.id_token, result.profile)
+    sessions.remember("continue_to", result.next_target)
+    log.info("login ok sub=%s amr=%s", started.sub, ",".join(started.amr))
+    return redirect(url_for("auth.signed_in"))
+
+
+def _missing_mfa(exc: provider.MfaEvidenceMissing) -> Response:
+    if exc.result.flow.get("mfa_retry"):
+        log.error("login refused (configuration problem at the IdP?): %s", exc.reason)
+        return error_page("mfa", 403)
+    log.warning("login needs authenticator confirmation: %s", exc.reason)
+    sessions.remember("mfa_offer", {"next": exc.result.next_target})
+    return Response(render_template("confirm_authenticator.html"), status=200)
+
+
+@bp.get("/auth/signed-in")
+def signed_in() -> Response | str:
+    """The documented redirection page: "You're signed in as ...", then Continue."""
+    active = sessions.current()
+    if active is None:
+        return redirect(url_for("public.landing"))
+    target = safe_target(sessions.recall("continue_to", pop=False))
+    return render_template("signed_in.html", active=active, target=target)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """End the portal session only; the SSO session at the IdP lives on."""
+    ended = sessions.end()
+    if ended is not None:
+        log.info("logout (portal only) sub=%s", ended.sub)
+    return redirect(url_for("auth.logged_out", scope="portal"))
+
+
+@bp.post("/logout/everywhere")
+def logout_everywhere() -> Response | str:
+    """End the portal session and send the browser to the IdP's end_session_endpoint."""
+    ended = sessions.end()
+    if ended is None:
+        return redirect(url_for("auth.logged_out", scope="portal"))
+    try:
+        response = provider.get().logout_redirect(ended.id_token)
+    except provider.LoginFailed as exc:
+        log.warning("logout everywhere: provider unavailable: %s", exc.reason)
+        response = None
+    if response is None:
+        log.info("logout everywhere unavailable (no end_session_endpoint) sub=%s", ended.sub)
+        return render_template("logged_out.html", scope="no-end-session")
+    log.info("logout everywhere sub=%s", ended.sub)
+    return response
+
+
+@bp.get("/logged-out")
+def logged_out() -> Response | str:
+    if sessions.current() is not None:
+        return redirect(url_for("account.account"))
+    scope = "portal"
+    if "state" in request.args:
+        scope = (
+            "everywhere"
+            if provider.get().logout_confirmed(request.args["state"])
+            else "unconfirmed"
+        )
+    return render_template("logged_out.html", scope=scope)
+
+
+@bp.post("/auth/backchannel-logout")
+@csrf.exempt
+def backchannel_logout() -> Response:
+    """OpenID Connect Back-Channel Logout 1.0, Section 2.5-2.8."""
+    raw = request.form.get("logout_token", "")
+    if not raw:
+        log.warning("back-channel logout refused: no logout_token")
+        return json_error("invalid_request", "missing logout_token", 400)
+    try:
+        claims = provider.get().validate_logout_token(raw)
+    except TokenError as exc:
+        hint = unverified_claims(raw)
+        log.warning(
+            "back-channel logout refused: %s (claimed sid=%s)",
+            exc.reason,
+            str(hint.get("sid"))[:64],
+        )
+        return json_error("invalid_request", exc.reason, 400)
+    except provider.LoginFailed as exc:
+        log.error("back-channel logout cannot be checked: %s", exc.reason)
+        return json_error("temporarily_unavailable", "provider keys unavailable", 503)
+    try:
+        if not sessions.first_use_of_jti(claims["jti"], ttl=600):
+            log.warning("back-channel logout refused: jti replayed")
+            return json_error("invalid_request", "logout token replayed", 400)
+        if claims.get("sid"):
+            count = sessions.end_by_sid(claims["sid"])
+        else:
+            count = sessions.end_by_sub(claims["sub"])
+    except StoreUnavailable as exc:
+        log.error("back-channel logout not applied: session store unavailable (%s)", exc)
+        return json_error("temporarily_unavailable", "session store unavailable", 503)
+    log.info(
+        "back-channel logout: ended %d session(s) sid=%s sub=%s",
+        count,
+        claims.get("sid"),
+        claims.get("sub"),
+    )
+    response = Response(status=200)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Set up everything the demo and the tests need, on a fresh Debian machine or a developer's.
+# Idempotent: each step is skipped when already done. Usage: scripts/bootstrap.sh [demo|test]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+purpose="${1:-test}"
+
+apt_packages=()
+need() { command -v "$1" >/dev/null 2>&1 || apt_packages+=("$2"); }
+need python3 python3
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_packages+=(python3-venv)
+if [ "$purpose" = "test" ]; then
+  need redis-server redis-server
+  need chromium chromium
+  need zbarimg zbar-tools
+  need node nodejs
+  need npm npm
+fi
+if [ "${#apt_packages[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing ${apt_packages[*]} with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+  else
+    echo "bootstrap: please install: ${apt_packages[*]} (needs root and apt-get)" >&2
+    [ "$purpose" = "demo" ] && exit 1
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[test]'
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi
+
+if [ "$purpose" = "test" ] && command -v npm >/dev/null 2>&1; then
+  if [ ! -d tests/interop/provider/node_modules/oidc-provider ]; then
+    (cd tests/interop/provider && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi

@@ -1,0 +1,297 @@
+"""The login flow in-process against a mocked provider: each refusal leaves no session."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import responses
+from joserfc.jwk import OctKey
+
+from portal import create_app
+from portal.clock import FixedClock
+from tests.support.mock_idp import ISSUER
+from tests.support.mock_idp import MockIdP
+from tests.support.portal_env import portal_env
+from tests.support.tokens import sign
+from tests.support.tokens import unsigned
+
+
+@pytest.fixture
+def rsps():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def idp(rsps):
+    return MockIdP(rsps)
+
+
+@pytest.fixture
+def app(tmp_path, idp):
+    return create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def signed_in(client) -> bool:
+    return client.get("/account").status_code == 200
+
+
+def test_login_request_uses_pkce_state_nonce_and_scope(client, idp):
+    params = idp.begin(client)
+    assert params["response_type"] == "code"
+    assert params["code_challenge_method"] == "S256"
+    assert len(params["code_challenge"]) >= 43
+    assert params["state"] and params["nonce"]
+    assert params["scope"] == "openid profile email"
+    assert params["redirect_uri"] == "http://127.0.0.1:8888/auth/callback"
+
+
+def test_successful_login_shows_redirect_page_then_account(client, idp):
+    params = idp.begin(client)
+    response = idp.callback(client, params)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/auth/signed-in"
+    page = client.get("/auth/signed-in").get_data(as_text=True)
+    assert "You're signed in as Alice Example" in page
+    assert 'href="/account"' in page
+    account = client.get("/account").get_data(as_text=True)
+    assert "alice@example.com" in account and "alice" in account
+    # the token request carried the PKCE verifier
+    assert "code_verifier" in idp.token_requests[0]
+
+
+def test_session_id_changes_at_login(client, idp):
+    params = idp.begin(client)
+    before = client.get_cookie("portal_session").value
+    idp.callback(client, params)
+    after = client.get_cookie("portal_session").value
+    assert before != after
+    # the pre-login id no longer works
+    client.set_cookie("portal_session", before)
+    assert client.get("/account").status_code == 302
+
+
+def test_next_target_is_followed_only_when_local(client, idp):
+    params = idp.begin(client, "/login?next=/account/security")
+    idp.callback(client, params)
+    assert 'href="/account/security"' in client.get("/auth/signed-in").get_data(as_text=True)
+
+
+def test_account_requires_login_and_returns_there(client):
+    response = client.get("/account")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/account"
+
+
+def refuse(client, idp, caplog, *, status: int, log: str, **extra):
+    params = idp.begin(client)
+    with caplog.at_level(logging.INFO, logger="portal"):
+        response = idp.callback(client, params, **extra)
+    assert response.status_code == status
+    page = response.get_data(as_text=True)
+    assert "Traceback" not in page
+    assert log in caplog.text
+    assert not signed_in(client)
+    return page
+
+
+def test_refused_token_alg_none(client, idp, caplog):
+    idp.id_token_factory = unsigned
+    page = refuse(client, idp, caplog, status=502, log="not allowed")
+    assert "Sign-in failed, try again" in page
+    assert 'href="/login"' in page
+
+
+def test_refused_hs256_even_when_discovery_advertises_it(client, idp, caplog):
+    secret = OctKey.import_key("test-client-secret")
+    idp.id_token_factory = lambda claims: sign(claims, secret, "HS256")
+    refuse(client, idp, caplog, status=502, log="'HS256' is not allowed")
+
+
+@pytest.mark.parametrize(
+    ("override", "log"),
+    [
+        ({"iss": ISSUER.rstrip("/")}, "iss"),
+        ({"aud": "someone-else"}, "aud"),
+        ({"aud": ["portal", "other"]}, "azp"),
+        ({"nonce": "replayed-nonce"}, "nonce"),
+        ({"sub": None}, "sub"),
+        ({"exp": 1000}, "expired"),
+    ],
+)
+def test_refused_id_token_claims(client, idp, caplog, override, log):
+    idp.claims_override = override
+    # nonce override must beat the nonce the mock copies from the request
+    if "nonce" in override:
+        idp.id_token_factory = lambda claims: sign({**claims, **override}, idp.key)
+    refuse(client, idp, caplog, status=502, log=log)
+
+
+def test_missing_mfa_evidence_offers_one_confirmation_then_refuses(client, idp, caplog):
+    idp.claims_override = {"amr": ["pwd"], "acr": "goauthentik.io/providers/oauth2/default"}
+    params = idp.begin(client)
+    first = idp.callback(client, params)
+    assert first.status_code == 200
+    assert "Confirm your authenticator app" in first.get_data(as_text=True)
+    assert not signed_in(client)
+    # Continue sends the customer through the IdP again with prompt=login
+    page = client.get("/").get_data(as_text=True)
+    assert "Login" in page
+    from bs4 import BeautifulSoup
+
+    form = BeautifulSoup(first.get_data(as_text=True), "html.parser").find(
+        "form", action="/login/confirm-authenticator"
+    )
+    token = form.find("input", attrs={"name": "csrf_token"})["value"]
+    again = client.post("/login/confirm-authenticator", data={"csrf_token": token})
+    assert again.status_code == 302
+    assert "prompt=login" in again.headers["Location"]
+    from urllib.parse import parse_qs
+    from urllib.parse import urlsplit
+
+    params2 = {k: v[0] for k, v in parse_qs(urlsplit(again.headers["Location"]).query).items()}
+    idp.last_nonce = params2["nonce"]
+    with caplog.at_level(logging.INFO, logger="portal"):
+        second = idp.callback(client, params2)
+    assert second.status_code == 403
+    assert "did not confirm a second factor" in second.get_data(as_text=True)
+    assert "configuration problem" in caplog.text
+    assert not signed_in(client)
+
+
+def test_mfa_not_required_accepts_password_only(tmp_path, idp):
+    app = create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER, PORTAL_REQUIRE_MFA="false"))
+    client = app.test_client()
+    idp.claims_override = {"amr": ["pwd"]}
+    idp.callback(client, idp.begin(client))
+    assert signed_in(client)
+
+
+def test_missing_state_is_refused(client, idp, caplog):
+    idp.begin(client)
+    with caplog.at_level(logging.INFO, logger="portal"):
+        response = client.get("/auth/callback", query_string={"code": "c", "iss": ISSUER})
+    assert response.status_code == 400
+    assert "without state" in caplog.text
+    assert not signed_in(client)
+
+
+def test_tampered_state_is_refused(client, idp, caplog):
+    params = idp.begin(client)
+    refuse(client, idp, caplog, status=400, log="state unknown", state=params["state"] + "x")
+
+
+def test_state_from_another_browser_is_refused(app, idp, caplog):
+    victim, attacker = app.test_client(), app.test_client()
+    params = idp.begin(attacker)
+    with caplog.at_level(logging.INFO, logger="portal"):
+        response = idp.callback(victim, params)
+    assert response.status_code == 400
+    assert "state unknown" in caplog.text
+    assert not signed_in(victim)
+
+
+def test_replayed_callback_is_refused(client, idp, caplog):
+    params = idp.begin(client)
+    assert idp.callback(client, params).status_code == 302
+    # the first login worked; replaying the same callback URL must not work again
+    with caplog.at_level(logging.INFO, logger="portal"):
+        response = idp.callback(client, params)
+    assert response.status_code == 400
+    assert "state unknown" in caplog.text
+
+
+def test_idp_error_access_denied(client, idp, caplog):
+    page = refuse(
+        client, idp, caplog, status=400, log="access_denied", error="access_denied", code=None
+    )
+    assert "Sign-in was cancelled" in page
+
+
+def test_missing_code_is_refused(client, idp, caplog):
+    refuse(client, idp, caplog, status=400, log="without code", code=None)
+
+
+def test_oversized_parameter_is_refused(client, idp, caplog):
+    refuse(client, idp, caplog, status=400, log="oversized", code="x" * 5000)
+
+
+def test_rfc9207_iss_mismatch_is_refused(client, idp, caplog):
+    refuse(client, idp, caplog, status=400, log="mix-up", iss="https://attacker.example.com/")
+
+
+def test_rfc9207_iss_missing_when_advertised_is_refused(client, idp, caplog):
+    refuse(client, idp, caplog, status=400, log="lacks the iss", iss=None)
+
+
+def test_token_endpoint_refusal(client, idp, caplog):
+    idp.token_status = 400
+    idp.token_body = {"error": "invalid_grant"}
+    refuse(client, idp, caplog, status=400, log="invalid_grant")
+
+
+def test_userinfo_with_other_sub_is_refused(client, idp, caplog):
+    idp.claims_override = {"email": None}
+    idp.userinfo = {"sub": "someone-else", "email": "evil@example.com"}
+    refuse(client, idp, caplog, status=502, log="userinfo sub")
+
+
+def test_userinfo_fills_missing_profile_claims(client, idp):
+    idp.claims_override = {"email": None}
+    idp.userinfo = {"sub": "user-123", "email": "from-userinfo@example.com"}
+    idp.callback(client, idp.begin(client))
+    assert "from-userinfo@example.com" in client.get("/account").get_data(as_text=True)
+
+
+def test_discovery_with_other_issuer_is_refused(tmp_path, rsps, caplog):
+    MockIdP(rsps, issuer=ISSUER)
+    rsps.replace(
+        responses.GET,
+        ISSUER.rstrip("/") + "/.well-known/openid-configuration",
+        json={"issuer": "https://evil.example.com/", "authorization_endpoint": "https://evil/a"},
+    )
+    app = create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER))
+    with caplog.at_level(logging.INFO, logger="portal"):
+        response = app.test_client().get("/login")
+    assert response.status_code == 502
+    assert "differs from PORTAL_OIDC_ISSUER" in caplog.text
+
+
+def test_no_token_or_code_in_logs(client, idp, caplog):
+    params = idp.begin(client)
+    with caplog.at_level(logging.DEBUG):
+        idp.callback(client, params)
+    assert "code-1" not in caplog.text
+    assert "at-1" not in caplog.text
+    assert "eyJ" not in caplog.text
+    assert params["state"] not in caplog.text
+
+
+def test_session_ends_after_sso_max_age_even_when_active(tmp_path, idp):
+    clock = FixedClock()
+    app = create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER), clock=clock)
+    client = app.test_client()
+    idp.claims_override = {"auth_time": int(clock.now()) - 10}
+    idp.callback(client, idp.begin(client))
+    for _ in range(13):  # active every 55 minutes for 12 hours
+        assert signed_in(client)
+        clock.advance(55 * 60)
+    clock.advance(10 * 60)
+    assert not signed_in(client)
+
+
+def test_session_ends_after_idle_timeout(tmp_path, idp):
+    clock = FixedClock()
+    app = create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER), clock=clock)
+    client = app.test_client()
+    idp.callback(client, idp.begin(client))
+    clock.advance(3599)
+    assert signed_in(client)
+    clock.advance(3600)
+    assert not signed_in(client)

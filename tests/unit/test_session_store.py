@@ -1,0 +1,241 @@
+"""Sessions in a real Redis and in the filesystem: expiry, fixation, the sid/sub index."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+import responses
+
+from portal import create_app
+from portal.clock import FixedClock
+from portal.session_store import SESSION_PREFIX
+from portal.session_store import SID_PREFIX
+from portal.session_store import SUB_PREFIX
+from portal.session_store import storage_ttl
+from tests.support.mock_idp import ISSUER
+from tests.support.mock_idp import MockIdP
+from tests.support.portal_env import portal_env
+from tests.support.tokens import logout_claims
+from tests.support.tokens import sign
+
+
+@pytest.fixture
+def rsps():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_passthru("redis://")
+        yield mock
+
+
+@pytest.fixture(params=["redis", "filesystem"])
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def make_app(tmp_path, backend, request):
+    def make(clock=None, **env):
+        extra = {"PORTAL_SESSION_BACKEND": backend, **env}
+        if backend == "redis":
+            extra["PORTAL_REDIS_URL"] = request.getfixturevalue("redis_url")
+        return create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER, **extra), clock=clock)
+
+    return make
+
+
+def login(client, idp, **claims):
+    idp.claims_override = claims
+    response = idp.callback(client, idp.begin(client))
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def signed_in(client) -> bool:
+    return client.get("/account").status_code == 200
+
+
+def backchannel(client, idp, **claims):
+    token = sign(logout_claims(**claims), idp.key, typ="logout+jwt")
+    return client.post("/auth/backchannel-logout", data={"logout_token": token})
+
+
+def test_storage_ttl_follows_the_sooner_bound():
+    state = {"portal": {"ends_at": 1000.0}}
+    assert storage_ttl(state, now=0, idle_timeout=3600, login_timeout=600) == 1000
+    assert storage_ttl(state, now=0, idle_timeout=300, login_timeout=600) == 300
+    assert storage_ttl({}, now=0, idle_timeout=3600, login_timeout=600) == 600
+
+
+def test_redis_key_expiry_follows_the_session(redis_url, tmp_path, rsps):
+    idp = MockIdP(rsps)
+    clock = FixedClock()
+    app = create_app(
+        portal_env(
+            tmp_path,
+            PORTAL_OIDC_ISSUER=ISSUER,
+            PORTAL_SESSION_BACKEND="redis",
+            PORTAL_REDIS_URL=redis_url,
+            PORTAL_IDLE_TIMEOUT="1800",
+        ),
+        clock=clock,
+    )
+    client = app.test_client()
+    # signed in 11h50 ago at the IdP: the portal session may live only 10 more minutes
+    login(client, idp, auth_time=int(clock.now()) - (12 * 3600 - 600))
+    store = redis.Redis.from_url(redis_url)
+    sid = client.get_cookie("portal_session").value
+    ttl = store.ttl(SESSION_PREFIX + sid)
+    assert 590 <= ttl <= 600
+    assert store.sismember(SID_PREFIX + "sid-1", sid)
+    assert store.sismember(SUB_PREFIX + "user-123", sid)
+    assert 0 < store.ttl(SID_PREFIX + "sid-1") <= 600
+
+
+def test_redis_key_expiry_is_the_idle_timeout_for_fresh_logins(redis_url, tmp_path, rsps):
+    idp = MockIdP(rsps)
+    app = create_app(
+        portal_env(
+            tmp_path,
+            PORTAL_OIDC_ISSUER=ISSUER,
+            PORTAL_SESSION_BACKEND="redis",
+            PORTAL_REDIS_URL=redis_url,
+            PORTAL_IDLE_TIMEOUT="1800",
+        )
+    )
+    client = app.test_client()
+    login(client, idp)
+    store = redis.Redis.from_url(redis_url)
+    ttl = store.ttl(SESSION_PREFIX + client.get_cookie("portal_session").value)
+    assert 1790 <= ttl <= 1800
+
+
+def test_pre_login_id_is_discarded(make_app, rsps):
+    idp = MockIdP(rsps)
+    client = make_app().test_client()
+    params = idp.begin(client)
+    before = client.get_cookie("portal_session").value
+    idp.callback(client, params)
+    assert client.get_cookie("portal_session").value != before
+    client.set_cookie("portal_session", before)
+    assert not signed_in(client)
+
+
+def test_cookie_flags(make_app, rsps):
+    idp = MockIdP(rsps)
+    client = make_app().test_client()
+    idp.begin(client)
+    response = client.get("/login")
+    cookie = response.headers.get("Set-Cookie") or ""
+    jar = client.get_cookie("portal_session")
+    assert jar.http_only
+    assert jar.same_site == "Lax"
+    assert not jar.secure  # http base URL on loopback
+    del cookie
+
+
+def test_local_logout_ends_only_this_session(make_app, rsps):
+    idp = MockIdP(rsps)
+    app = make_app()
+    one, two = app.test_client(), app.test_client()
+    login(one, idp)
+    login(two, idp)
+    from bs4 import BeautifulSoup
+
+    page = one.get("/account").get_data(as_text=True)
+    token = BeautifulSoup(page, "html.parser").find("input", attrs={"name": "csrf_token"})["value"]
+    response = one.post("/logout", data={"csrf_token": token})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/logged-out?scope=portal"
+    text = one.get("/logged-out?scope=portal").get_data(as_text=True)
+    assert (
+        "You are still signed in to idp.example.com, so Login will take you straight back in."
+        in text
+    )
+    assert not signed_in(one)
+    assert signed_in(two)
+
+
+def test_logout_without_csrf_token_is_refused(make_app, rsps):
+    idp = MockIdP(rsps)
+    client = make_app().test_client()
+    login(client, idp)
+    assert client.post("/logout").status_code == 400
+    assert client.post("/logout/everywhere").status_code == 400
+    assert client.get("/logout").status_code == 405
+    assert signed_in(client)
+
+
+def test_backchannel_logout_by_sid_ends_all_sessions_of_that_sid(make_app, rsps):
+    idp = MockIdP(rsps)
+    app = make_app()
+    a1, a2, other = app.test_client(), app.test_client(), app.test_client()
+    login(a1, idp, sid="sid-A")
+    login(a2, idp, sid="sid-A")
+    login(other, idp, sid="sid-B")
+    response = backchannel(app.test_client(), idp, sid="sid-A")
+    assert response.status_code == 200
+    assert not signed_in(a1)
+    assert not signed_in(a2)
+    assert signed_in(other)
+
+
+def test_backchannel_logout_by_sub_without_sid(make_app, rsps):
+    idp = MockIdP(rsps)
+    app = make_app()
+    mine, theirs = app.test_client(), app.test_client()
+    login(mine, idp, sub="alice", sid="s1")
+    login(theirs, idp, sub="bob", sid="s2")
+    assert backchannel(app.test_client(), idp, sid=None, sub="alice").status_code == 200
+    assert not signed_in(mine)
+    assert signed_in(theirs)
+
+
+BAD = [
+    ("nonce", {"nonce": "n"}),
+    ("no events", {"events": None}),
+    ("wrong aud", {"aud": "other-client"}),
+]
+
+
+@pytest.mark.parametrize(("case", "claims"), BAD, ids=[b[0] for b in BAD])
+def test_bad_logout_token_keeps_the_session(make_app, rsps, case, claims):
+    idp = MockIdP(rsps)
+    app = make_app()
+    client = app.test_client()
+    login(client, idp)
+    response = backchannel(app.test_client(), idp, **claims)
+    assert response.status_code == 400
+    assert response.is_json and response.json["error"] == "invalid_request"
+    assert signed_in(client)
+
+
+def test_logout_token_with_bad_signature_keeps_the_session(make_app, rsps):
+    from tests.support.tokens import rsa_key
+
+    idp = MockIdP(rsps)
+    app = make_app()
+    client = app.test_client()
+    login(client, idp)
+    forged = sign(logout_claims(), rsa_key("k1"))
+    response = app.test_client().post("/auth/backchannel-logout", data={"logout_token": forged})
+    assert response.status_code == 400
+    assert signed_in(client)
+
+
+def test_replayed_logout_token_is_refused(make_app, rsps):
+    idp = MockIdP(rsps)
+    app = make_app()
+    token = sign(logout_claims(jti="once", sid="sid-x"), idp.key)
+    first = app.test_client().post("/auth/backchannel-logout", data={"logout_token": token})
+    assert first.status_code == 200
+    client = app.test_client()
+    login(client, idp, sid="sid-x")
+    again = app.test_client().post("/auth/backchannel-logout", data={"logout_token": token})
+    assert again.status_code == 400
+    assert "replayed" in again.json["error_description"]
+    assert signed_in(client)
+
+
+def test_backchannel_without_token_is_a_json_400(make_app, rsps):
+    MockIdP(rsps)
+    response = make_app().test_client().post("/auth/backchannel-logout", data={})
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_request"

@@ -1,0 +1,144 @@
+"""portal/settings.py: every setting read, checked and named when wrong."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from portal.settings import Settings
+from portal.settings import SettingsError
+from tests.support.portal_env import portal_env
+from tests.support.processes import REPO_ROOT
+
+
+def test_defaults(tmp_path):
+    s = Settings.from_env(portal_env(tmp_path))
+    assert s.session_backend == "filesystem"
+    assert s.sso_max_age == 43200
+    assert s.idle_timeout == 3600
+    assert s.require_mfa is True
+    assert s.mfa_amr == ("otp", "mfa")
+    assert s.clock_skew == 60
+    assert s.id_token_algorithms == ("RS256", "ES256")
+    assert s.redirect_uri == "http://127.0.0.1:8888/auth/callback"
+    assert s.post_logout_redirect_uri == "http://127.0.0.1:8888/logged-out"
+    assert s.backchannel_logout_uri == "http://127.0.0.1:8888/auth/backchannel-logout"
+    assert s.sso_name == "127.0.0.1"
+    assert s.secure_cookies is False
+
+
+def test_authentik_issuer_keeps_its_trailing_slash(tmp_path):
+    env = portal_env(
+        tmp_path,
+        PORTAL_OIDC_ISSUER="https://auth.example.com/application/o/portal/",
+        PORTAL_BASE_URL="https://portal.example.com",
+        PORTAL_PROVIDER_PRESET="authentik",
+    )
+    s = Settings.from_env(env)
+    assert s.issuer == "https://auth.example.com/application/o/portal/"
+    assert (
+        s.discovery_url
+        == "https://auth.example.com/application/o/portal/.well-known/openid-configuration"
+    )
+    assert s.mfa_amr == ("mfa",)
+    assert s.secure_cookies is True
+
+
+def test_keycloak_preset(tmp_path):
+    s = Settings.from_env(
+        portal_env(tmp_path, PORTAL_PROVIDER_PRESET="keycloak", PORTAL_MFA_ACR="gold")
+    )
+    assert s.mfa_amr == ("otp",)
+    assert s.mfa_acr == ("gold",)
+
+
+BAD = [
+    ("PORTAL_OIDC_ISSUER", "", "PORTAL_OIDC_ISSUER"),
+    ("PORTAL_OIDC_ISSUER", "http://idp.example.com", "https"),
+    ("PORTAL_OIDC_ISSUER", "not a url", "PORTAL_OIDC_ISSUER"),
+    ("PORTAL_OIDC_CLIENT_ID", "", "PORTAL_OIDC_CLIENT_ID"),
+    ("PORTAL_OIDC_CLIENT_SECRET", "", "PORTAL_OIDC_CLIENT_SECRET"),
+    ("PORTAL_BASE_URL", "http://portal.example.com", "https"),
+    ("PORTAL_BASE_URL", "https://portal.example.com/sub", "without a path"),
+    ("PORTAL_SECRET_KEY", "short", "32 characters"),
+    ("PORTAL_SESSION_BACKEND", "memcached", "'redis' or 'filesystem'"),
+    ("PORTAL_REDIS_URL", "http://127.0.0.1", "redis://"),
+    ("PORTAL_SSO_MAX_AGE", "twelve hours", "whole number"),
+    ("PORTAL_SSO_MAX_AGE", "0", "at least"),
+    ("PORTAL_IDLE_TIMEOUT", "-1", "at least"),
+    ("PORTAL_REQUIRE_MFA", "maybe", "true or false"),
+    ("PORTAL_CLOCK_SKEW", "3600", "at most"),
+    ("PORTAL_PROVIDER_PRESET", "okta", "'generic'"),
+    ("PORTAL_ID_TOKEN_ALGORITHMS", "RS256,HS256", "asymmetric"),
+    ("PORTAL_ID_TOKEN_ALGORITHMS", "none", "asymmetric"),
+    ("PORTAL_RATE_LIMIT", "lots", "per minute"),
+    ("PORTAL_HTTP_TIMEOUT", "0", "between"),
+]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"), BAD, ids=[f"{v}={x!r}" for v, x, _ in BAD]
+)
+def test_bad_setting_names_the_variable(tmp_path, variable, value, message):
+    with pytest.raises(SettingsError) as excinfo:
+        Settings.from_env(portal_env(tmp_path, **{variable: value}))
+    assert excinfo.value.variable == variable
+    assert message in str(excinfo.value)
+    assert "\n" not in str(excinfo.value)
+
+
+def test_loopback_hosts_may_use_http(tmp_path):
+    for host in ("127.0.0.1", "localhost", "[::1]"):
+        s = Settings.from_env(portal_env(tmp_path, PORTAL_OIDC_ISSUER=f"http://{host}:9000"))
+        assert s.issuer.startswith("http://")
+
+
+def test_test_clock_refused_outside_loopback(tmp_path):
+    env = portal_env(
+        tmp_path,
+        PORTAL_BASE_URL="https://portal.example.com",
+        PORTAL_TEST_CLOCK_FILE=str(tmp_path / "clock"),
+    )
+    with pytest.raises(SettingsError, match="PORTAL_TEST_CLOCK_FILE"):
+        Settings.from_env(env)
+
+
+def test_env_file_is_read_first_and_environment_wins(tmp_path):
+    env_file = tmp_path / "portal.env"
+    env_file.write_text("PORTAL_IDLE_TIMEOUT=120\nPORTAL_SSO_NAME=From File\n")
+    env = portal_env(tmp_path, PORTAL_ENV_FILE=str(env_file), PORTAL_SSO_NAME="From Env")
+    s = Settings.from_env(env)
+    assert s.idle_timeout == 120
+    assert s.sso_name == "From Env"
+
+
+def test_missing_env_file_is_named(tmp_path):
+    with pytest.raises(SettingsError, match="PORTAL_ENV_FILE"):
+        Settings.from_env(portal_env(tmp_path, PORTAL_ENV_FILE=str(tmp_path / "nope.env")))
+
+
+def test_secrets_are_not_in_repr(tmp_path):
+    s = Settings.from_env(portal_env(tmp_path))
+    assert "test-client-secret" not in repr(s)
+    assert "test-secret-key" not in repr(s)
+
+
+def test_missing_issuer_stops_the_cli_with_one_line(tmp_path):
+    env = {k: v for k, v in portal_env(tmp_path).items() if k != "PORTAL_OIDC_ISSUER"}
+    env["PATH"] = "/usr/bin:/bin"
+    result = subprocess.run(
+        [sys.executable, "-m", "portal", "check"],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        "portal: configuration error: PORTAL_OIDC_ISSUER: expected the IdP's issuer URL"
+    ]
+    assert "Traceback" not in result.stderr + result.stdout
