@@ -244,7 +244,7 @@ class Provider:
             raise LoginFailed(exc.reason, status=502) from None
         return {**{k: userinfo[k] for k in PROFILE_CLAIMS if k in userinfo}, **profile}
 
-    def logout_redirect(self, id_token_hint: str) -> Response | None:
+    def logout_redirect(self, id_token_hint: str | None) -> Response | None:
         """RP-initiated logout; None when the provider offers no end_session_endpoint."""
         if not self.metadata().get("end_session_endpoint"):
             return None

@@ -114,24 +114,28 @@ def logout() -> Response:
     ended = sessions.end()
     if ended is not None:
         log.info("logout (portal only) sub=%s", ended.sub)
+        # kept server-side so "Log out everywhere" on the logged-out page can still name
+        # the SSO session to the IdP (id_token_hint)
+        sessions.remember("logout_hint", ended.id_token)
     return redirect(url_for("auth.logged_out", scope="portal"))
 
 
 @bp.post("/logout/everywhere")
 def logout_everywhere() -> Response | str:
     """End the portal session and send the browser to the IdP's end_session_endpoint."""
+    hint = sessions.recall("logout_hint")
     ended = sessions.end()
-    if ended is None:
-        return redirect(url_for("auth.logged_out", scope="portal"))
+    if ended is not None:
+        hint = ended.id_token
     try:
-        response = provider.get().logout_redirect(ended.id_token)
+        response = provider.get().logout_redirect(hint)
     except provider.LoginFailed as exc:
         log.warning("logout everywhere: provider unavailable: %s", exc.reason)
         response = None
     if response is None:
-        log.info("logout everywhere unavailable (no end_session_endpoint) sub=%s", ended.sub)
+        log.info("logout everywhere unavailable (no end_session_endpoint)")
         return render_template("logged_out.html", scope="no-end-session")
-    log.info("logout everywhere sub=%s", ended.sub)
+    log.info("logout everywhere sub=%s", ended.sub if ended else "(after local logout)")
     return response
 
 

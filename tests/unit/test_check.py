@@ -1,0 +1,99 @@
+"""``portal check`` against broken discovery documents (the live dev IdP case is integration)."""
+
+from __future__ import annotations
+
+import pytest
+import responses
+
+from portal.checklist import run_checklist
+from portal.settings import Settings
+from tests.support.mock_idp import ISSUER
+from tests.support.mock_idp import MockIdP
+from tests.support.portal_env import portal_env
+from tests.support.tokens import jwks_of
+from tests.support.tokens import rsa_key
+
+DISCOVERY = ISSUER + ".well-known/openid-configuration"
+
+
+@pytest.fixture
+def rsps():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def settings(tmp_path, **env):
+    return Settings.from_env(portal_env(tmp_path, **{"PORTAL_OIDC_ISSUER": ISSUER, **env}))
+
+
+def levels(items):
+    return {i.level for i in items}
+
+
+def failing(items):
+    return [i.render() for i in items if i.level == "FAIL"]
+
+
+def test_healthy_provider_passes(tmp_path, rsps):
+    MockIdP(rsps)
+    items = run_checklist(settings(tmp_path))
+    assert "FAIL" not in levels(items)
+    text = "\n".join(i.render() for i in items)
+    assert "issuer matches exactly" in text
+    assert "register redirect URI: http://127.0.0.1:8888/auth/callback" in text
+
+
+def test_issuer_without_trailing_slash_shows_both(tmp_path, rsps):
+    rsps.add(responses.GET, ISSUER.rstrip("/") + "/.well-known/openid-configuration", json={})
+    s = settings(
+        tmp_path, PORTAL_OIDC_ISSUER=ISSUER.rstrip("/"), PORTAL_PROVIDER_PRESET="authentik"
+    )
+    rsps.replace(
+        responses.GET,
+        ISSUER.rstrip("/") + "/.well-known/openid-configuration",
+        json={"issuer": ISSUER, "jwks_uri": "https://idp.example.com/jwks"},
+    )
+    bad = failing(run_checklist(s))
+    assert any(ISSUER in line and ISSUER.rstrip("/") + "'" in line for line in bad)
+    assert any("trailing slash" in line for line in bad)
+
+
+def test_hs256_only_provider_is_fatal_with_authentik_fix(tmp_path, rsps):
+    MockIdP(rsps, id_token_signing_alg_values_supported=["HS256"])
+    rsps.replace(responses.GET, "https://idp.example.com/jwks", json={"keys": []})
+    bad = failing(run_checklist(settings(tmp_path, PORTAL_PROVIDER_PRESET="authentik")))
+    assert any("Signing Key" in line for line in bad)
+    assert any("no public signing key" in line for line in bad)
+
+
+def test_missing_end_session_and_backchannel_warn(tmp_path, rsps):
+    MockIdP(rsps, end_session_endpoint=None, backchannel_logout_supported=False)
+    items = run_checklist(settings(tmp_path, PORTAL_PROVIDER_PRESET="keycloak"))
+    warnings = [i.render() for i in items if i.level == "WARN"]
+    assert any("end_session_endpoint" in w for w in warnings)
+    assert any("backchannel.logout.url" in w for w in warnings)
+    assert "FAIL" not in levels(items)
+
+
+def test_unreachable_discovery_is_fatal(tmp_path, rsps):
+    bad = failing(run_checklist(settings(tmp_path)))
+    assert len(bad) == 1 and "could not be read" in bad[0]
+
+
+def test_discovery_not_json_is_fatal(tmp_path, rsps):
+    rsps.add(responses.GET, DISCOVERY, body="<html>login</html>")
+    assert failing(run_checklist(settings(tmp_path)))
+
+
+def test_no_code_flow_is_fatal(tmp_path, rsps):
+    MockIdP(rsps, response_types_supported=["id_token"])
+    assert any("code flow" in line for line in failing(run_checklist(settings(tmp_path))))
+
+
+def test_mfa_evidence_expected_is_printed(tmp_path, rsps):
+    MockIdP(rsps)
+    rsps.replace(responses.GET, "https://idp.example.com/jwks", json=jwks_of(rsa_key()))
+    text = "\n".join(
+        i.render() for i in run_checklist(settings(tmp_path, PORTAL_PROVIDER_PRESET="authentik"))
+    )
+    assert "MFA evidence expected (authentik preset): amr containing one of mfa" in text

@@ -1,0 +1,99 @@
+"""Local logout and "Log out everywhere" (RP-initiated logout) against a mocked provider."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
+
+import pytest
+import responses
+from bs4 import BeautifulSoup
+
+from portal import create_app
+from tests.support.mock_idp import ISSUER
+from tests.support.mock_idp import MockIdP
+from tests.support.portal_env import portal_env
+
+
+@pytest.fixture
+def rsps():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def csrf(client, path="/account"):
+    page = client.get(path).get_data(as_text=True)
+    return BeautifulSoup(page, "html.parser").find("input", attrs={"name": "csrf_token"})["value"]
+
+
+def signed_in_client(tmp_path, idp):
+    client = create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER)).test_client()
+    idp.callback(client, idp.begin(client))
+    return client
+
+
+def test_logout_everywhere_sends_hint_uri_and_state(tmp_path, rsps):
+    idp = MockIdP(rsps)
+    client = signed_in_client(tmp_path, idp)
+    response = client.post("/logout/everywhere", data={"csrf_token": csrf(client)})
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert (
+        f"{location.scheme}://{location.netloc}{location.path}"
+        == idp.metadata["end_session_endpoint"]
+    )
+    params = {k: v[0] for k, v in parse_qs(location.query).items()}
+    assert params["post_logout_redirect_uri"] == "http://127.0.0.1:8888/logged-out"
+    assert params["id_token_hint"].count(".") == 2
+    assert params["client_id"] == "portal"
+    assert len(params["state"]) >= 16
+    assert client.get("/account").status_code == 302  # portal session already ended
+
+    back = client.get("/logged-out", query_string={"state": params["state"]})
+    assert "You are logged out everywhere." in back.get_data(as_text=True)
+    # the state works once
+    again = client.get("/logged-out", query_string={"state": params["state"]})
+    assert "could not confirm" in again.get_data(as_text=True)
+
+
+def test_logged_out_with_forged_state_does_not_claim_sso_ended(tmp_path, rsps):
+    idp = MockIdP(rsps)
+    client = signed_in_client(tmp_path, idp)
+    client.post("/logout/everywhere", data={"csrf_token": csrf(client)})
+    page = client.get("/logged-out", query_string={"state": "forged"}).get_data(as_text=True)
+    assert "logged out everywhere" not in page
+    assert "could not confirm" in page
+
+
+def test_provider_without_end_session_endpoint_says_so(tmp_path, rsps):
+    idp = MockIdP(rsps, end_session_endpoint=None)
+    client = signed_in_client(tmp_path, idp)
+    response = client.post("/logout/everywhere", data={"csrf_token": csrf(client)})
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert "does not let the portal end your single sign-on session" in text
+    assert client.get("/account").status_code == 302
+
+
+def test_local_logout_page_offers_log_out_everywhere(tmp_path, rsps):
+    idp = MockIdP(rsps)
+    client = signed_in_client(tmp_path, idp)
+    response = client.post("/logout", data={"csrf_token": csrf(client)}, follow_redirects=True)
+    text = response.get_data(as_text=True)
+    assert (
+        "You are logged out of the Customer Portal. You are still signed in to idp.example.com"
+        in text
+    )
+    assert 'action="/logout/everywhere"' in text
+
+
+def test_log_out_everywhere_from_the_logged_out_page_still_names_the_session(tmp_path, rsps):
+    idp = MockIdP(rsps)
+    client = signed_in_client(tmp_path, idp)
+    client.post("/logout", data={"csrf_token": csrf(client)})
+    token = csrf(client, "/logged-out?scope=portal")
+    response = client.post("/logout/everywhere", data={"csrf_token": token})
+    assert response.status_code == 302
+    params = parse_qs(urlsplit(response.headers["Location"]).query)
+    assert params["id_token_hint"][0].count(".") == 2
+    assert params["post_logout_redirect_uri"] == ["http://127.0.0.1:8888/logged-out"]
