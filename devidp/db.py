@@ -1,0 +1,140 @@
+"""The IdP's state in one SQLite file (stdlib ``sqlite3``), shaped like flaskr's ``db.py``.
+
+Users (with werkzeug password hashes), TOTP devices, lockout counters, SSO sessions and the
+clients that took part in them, authorization codes, access tokens and the signing key all live
+here, so a restart loses no enrolment and no live SSO session. Codes and tokens are stored as
+SHA-256 hashes only. One connection per request (or CLI command) is kept on ``g``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+from flask import Flask
+from flask import current_app
+from flask import g
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    password_hash TEXT NOT NULL,
+    name TEXT NOT NULL,
+    email TEXT NOT NULL,
+    sub TEXT NOT NULL UNIQUE,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS totp_devices (
+    user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    secret TEXT NOT NULL,
+    last_used_step INTEGER,
+    confirmed_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS totp_enrolments (
+    user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    secret TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lockouts (
+    key TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL DEFAULT 0,
+    lockouts INTEGER NOT NULL DEFAULT 0,
+    locked_until REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS sso_sessions (
+    key TEXT PRIMARY KEY,
+    sid TEXT NOT NULL UNIQUE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    auth_time INTEGER NOT NULL,
+    expires_at REAL NOT NULL,
+    amr TEXT NOT NULL,
+    acr TEXT NOT NULL,
+    ended_at REAL
+);
+CREATE INDEX IF NOT EXISTS sso_sessions_user ON sso_sessions(user_id);
+CREATE TABLE IF NOT EXISTS sso_session_clients (
+    session_key TEXT NOT NULL REFERENCES sso_sessions(key) ON DELETE CASCADE,
+    client_id TEXT NOT NULL,
+    PRIMARY KEY (session_key, client_id)
+);
+CREATE TABLE IF NOT EXISTS authorization_codes (
+    code_hash TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    user_id INTEGER NOT NULL,
+    nonce TEXT,
+    code_challenge TEXT,
+    code_challenge_method TEXT,
+    session_key TEXT NOT NULL,
+    sid TEXT NOT NULL,
+    auth_time INTEGER NOT NULL,
+    amr TEXT NOT NULL,
+    acr TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS authorization_codes_nonce ON authorization_codes(client_id, nonce);
+CREATE TABLE IF NOT EXISTS access_tokens (
+    token_hash TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    user_id INTEGER NOT NULL,
+    scope TEXT NOT NULL,
+    issued_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    code_hash TEXT,
+    session_key TEXT,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS signing_keys (
+    kid TEXT PRIMARY KEY,
+    private_jwk TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+"""
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """Open the database with rows addressable by column name and foreign keys enforced."""
+    conn = sqlite3.connect(path, timeout=15)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def init_db(path: str | Path) -> None:
+    """Create the folder, the file and the tables when missing (idempotent)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.executescript(SCHEMA)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def get_db() -> sqlite3.Connection:
+    """The connection of the current app context, opened on first use."""
+    if "devidp_db" not in g:
+        g.devidp_db = connect(current_app.extensions["devidp.settings"].database)
+    return g.devidp_db
+
+
+def close_db(_error: BaseException | None = None) -> None:
+    conn = g.pop("devidp_db", None)
+    if conn is not None:
+        conn.close()
+
+
+def digest(secret: str) -> str:
+    """The SHA-256 hex digest under which a code, token or cookie value is stored."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def init_app(app: Flask) -> None:
+    init_db(app.extensions["devidp.settings"].database)
+    app.teardown_appcontext(close_db)

@@ -1,0 +1,64 @@
+"""Throttling of password and TOTP guesses, per username (NIST SP 800-63B §5.2.2).
+
+After ``THRESHOLD`` wrong passwords or codes in a row the username is locked for ``BASE_SECONDS``;
+each further lockout doubles the wait, up to ``MAX_SECONDS``. Only a completed login resets the
+counters: a right password followed by wrong codes keeps counting, so knowing the password does
+not buy more code guesses. Unknown usernames are counted the same way, so the lockout does not
+reveal whether a user exists. Functions take the connection and ``now`` so tests inject time.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+
+THRESHOLD = 5
+BASE_SECONDS = 30
+MAX_SECONDS = 3600
+
+
+def key_for(username: str) -> str:
+    """The counter key of a username (case-insensitive, like the users table)."""
+    return "user:" + username.strip().casefold()
+
+
+def seconds_left(conn: sqlite3.Connection, key: str, now: float) -> int:
+    """Whole seconds until ``key`` may try again; 0 when it is not locked."""
+    row = conn.execute("SELECT locked_until FROM lockouts WHERE key = ?", (key,)).fetchone()
+    if row is None or row["locked_until"] <= now:
+        return 0
+    return max(1, math.ceil(row["locked_until"] - now))
+
+
+def lock_seconds(lockouts: int) -> int:
+    """The wait imposed by the ``lockouts``-th lockout (1-based): 30 s, 60 s, 120 s, ..."""
+    return min(MAX_SECONDS, BASE_SECONDS * 2 ** max(0, lockouts - 1))
+
+
+def record_failure(conn: sqlite3.Connection, key: str, now: float) -> int:
+    """Count one wrong password or code; return the lock in seconds if this one locks, else 0."""
+    conn.execute("INSERT OR IGNORE INTO lockouts (key) VALUES (?)", (key,))
+    conn.execute("UPDATE lockouts SET failures = failures + 1 WHERE key = ?", (key,))
+    row = conn.execute("SELECT failures, lockouts FROM lockouts WHERE key = ?", (key,)).fetchone()
+    wait = 0
+    if row["failures"] >= THRESHOLD:
+        lockouts = row["lockouts"] + 1
+        wait = lock_seconds(lockouts)
+        conn.execute(
+            "UPDATE lockouts SET failures = 0, lockouts = ?, locked_until = ? WHERE key = ?",
+            (lockouts, now + wait, key),
+        )
+    conn.commit()
+    return wait
+
+
+def reset(conn: sqlite3.Connection, key: str) -> None:
+    """Forget the counters after a completed login."""
+    conn.execute("DELETE FROM lockouts WHERE key = ?", (key,))
+    conn.commit()
+
+
+def message(seconds: int) -> str:
+    """What the login pages say while a username is locked."""
+    unit = "second" if seconds == 1 else "seconds"
+    return f"Too many attempts. Wait {seconds} {unit} before trying again."

@@ -1,0 +1,252 @@
+"""The login screens: username, password, TOTP setup (first login) or TOTP code (later logins).
+
+They reproduce the customer journey of DESIGN.md as authentik renders it. Each screen is one
+``<form method="post">`` with a CSRF field. A wrong password says only "Incorrect username or
+password", whether or not the user exists; wrong passwords and codes count towards a lockout per
+username (:mod:`devidp.lockout`). When the last factor is checked, an SSO session starts (ending
+the one this browser had, with back-channel logouts, as authentik does for ``prompt=login``) and
+the browser goes back to the authorization request that sent it here (OpenID Connect Core 1.0
+§3.1.2.3-§3.1.2.5).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint
+from flask import Response
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+
+from . import clock
+from . import config
+from . import csrf
+from . import db
+from . import flow
+from . import lockout
+from . import sso
+from . import totp
+from . import users
+from .users import User
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("login", __name__, url_prefix="/login")
+
+AMR_PASSWORD = ["pwd"]
+AMR_PASSWORD_TOTP = ["pwd", "otp", "mfa"]
+
+WRONG_PASSWORD = "Incorrect username or password."  # noqa: S105 - a message
+WRONG_CODE = "That code is not valid. Enter the current 6-digit code from your authenticator app."
+REUSED_CODE = "That code has already been used. Wait for the next code and enter it."
+
+
+@bp.before_request
+def _require_csrf() -> Response | None:
+    if request.method == "POST" and not csrf.is_valid():
+        log.warning("login form refused: missing or wrong CSRF token")
+        return _page(
+            "error.html",
+            status=400,
+            title="This page has expired",
+            message="The form was sent without a valid security token. Please start again.",
+            restart=True,
+        )
+    return None
+
+
+@bp.route("", methods=["GET", "POST"])
+def username() -> Response:
+    """Step 1: "Welcome to <Brand> Auth!", Username, "Log in"."""
+    if request.method == "POST":
+        name = request.form.get("username", "").strip()
+        if not name:
+            return _page("username.html", status=400, error="Enter your username.")
+        flow.begin_login(name, clock.now())
+        return redirect(url_for("login.password"))
+    return _page("username.html")
+
+
+@bp.route("/restart")
+def restart() -> Response:
+    """Back to the username step ("Not you?"), keeping the pending authorization request."""
+    flow.restart_login()
+    return redirect(url_for("login.username"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def password() -> Response:
+    """Step 2: the greeting with the username, Password, "Continue"."""
+    now = clock.now()
+    state = flow.login_state(now)
+    if state is None:
+        return redirect(url_for("login.username"))
+    page = {"template": "password.html", "username": state.username}
+    if request.method == "GET":
+        return _page(**page)
+
+    conn = db.get_db()
+    settings = config.settings()
+    key = lockout.key_for(state.username)
+    wait = lockout.seconds_left(conn, key, now)
+    if wait:
+        return _locked(wait, **page)
+    user = users.authenticate(
+        conn,
+        state.username,
+        request.form.get("password", ""),
+        hash_method=settings.password_hash_method,
+    )
+    if user is None:
+        log.info("wrong password for username %r", state.username)
+        wait = lockout.record_failure(conn, key, now)
+        if wait:
+            return _locked(wait, **page)
+        return _page(**page, error=WRONG_PASSWORD)
+
+    if settings.skip_totp:
+        return _complete(user, state.username, AMR_PASSWORD)
+    if totp.get_device(conn, user.id) is not None:
+        flow.password_checked(user.id, flow.STEP_TOTP)
+        return redirect(url_for("login.totp_code"))
+    flow.password_checked(user.id, flow.STEP_TOTP_SETUP)
+    return redirect(url_for("login.totp_setup"))
+
+
+@bp.route("/totp-setup", methods=["GET", "POST"])
+def totp_setup() -> Response:
+    """Step 3 (first login): QR code, copy button, "TOTP code", "Continue"."""
+    now = clock.now()
+    state = flow.login_state(now)
+    user = _user_at_step(state, flow.STEP_TOTP_SETUP)
+    if user is None or state is None:
+        return _redirect_to_step(state)
+    conn = db.get_db()
+    settings = config.settings()
+    secret = totp.enrolment_secret(conn, user.id, now)
+    uri = totp.provisioning_uri(secret, user.username, settings.brand)
+    page = {
+        "template": "totp_setup.html",
+        "username": state.username,
+        "secret": secret,
+        "otpauth_uri": uri,
+        "qr_svg": totp.qr_svg(uri),
+    }
+    if request.method == "GET":
+        return _page(**page)
+
+    key = lockout.key_for(state.username)
+    wait = lockout.seconds_left(conn, key, now)
+    if wait:
+        return _locked(wait, **page)
+    result = totp.verify(secret, request.form.get("code", ""), now=now, last_used_step=None)
+    if result.outcome is totp.Outcome.VALID and result.step is not None:
+        totp.confirm_device(conn, user.id, secret, result.step, now)
+        log.info("TOTP device enrolled for user %s", user.username)
+        amr = AMR_PASSWORD_TOTP if settings.enrolment_amr == "full" else AMR_PASSWORD
+        return _complete(user, state.username, amr)
+    return _code_failure(key, now, page, WRONG_CODE)
+
+
+@bp.route("/totp", methods=["GET", "POST"])
+def totp_code() -> Response:
+    """Step 4 (later logins): the code field, "Continue"."""
+    now = clock.now()
+    state = flow.login_state(now)
+    user = _user_at_step(state, flow.STEP_TOTP)
+    if user is None or state is None:
+        return _redirect_to_step(state)
+    conn = db.get_db()
+    device = totp.get_device(conn, user.id)
+    if device is None:  # reset by the admin meanwhile: enrol again
+        flow.password_checked(user.id, flow.STEP_TOTP_SETUP)
+        return redirect(url_for("login.totp_setup"))
+    page = {"template": "totp.html", "username": state.username}
+    if request.method == "GET":
+        return _page(**page)
+
+    key = lockout.key_for(state.username)
+    wait = lockout.seconds_left(conn, key, now)
+    if wait:
+        return _locked(wait, **page)
+    result = totp.verify(
+        device.secret, request.form.get("code", ""), now=now, last_used_step=device.last_used_step
+    )
+    if result.outcome is totp.Outcome.VALID and result.step is not None:
+        if totp.claim_step(conn, user.id, result.step):
+            return _complete(user, state.username, AMR_PASSWORD_TOTP)
+        result = totp.Verification(totp.Outcome.REUSED, result.step)
+    message = REUSED_CODE if result.outcome is totp.Outcome.REUSED else WRONG_CODE
+    return _code_failure(key, now, page, message)
+
+
+@bp.route("/done")
+def done() -> Response:
+    """Shown after a login that no application asked for."""
+    session = sso.current()
+    if session is None:
+        return redirect(url_for("login.username"))
+    user = users.find_by_id(db.get_db(), session.user_id)
+    return _page("signed_in.html", name=user.name if user else "")
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _page(template: str, *, status: int = 200, **context: object) -> Response:
+    return Response(
+        render_template(template, **context),
+        status=status,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _locked(wait: int, **page: object) -> Response:
+    response = _page(**page, status=429, error=lockout.message(wait))  # type: ignore[arg-type]
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def _code_failure(key: str, now: float, page: dict, message: str) -> Response:
+    log.info("wrong TOTP code for %s", key)
+    wait = lockout.record_failure(db.get_db(), key, now)
+    if wait:
+        return _locked(wait, **page)
+    return _page(**page, error=message)
+
+
+def _user_at_step(state: flow.LoginState | None, step: str) -> User | None:
+    if state is None or state.step != step or state.user_id is None:
+        return None
+    return users.find_by_id(db.get_db(), state.user_id)
+
+
+def _redirect_to_step(state: flow.LoginState | None) -> Response:
+    if state is None:
+        return redirect(url_for("login.username"))
+    targets = {
+        flow.STEP_PASSWORD: "login.password",
+        flow.STEP_TOTP: "login.totp_code",
+        flow.STEP_TOTP_SETUP: "login.totp_setup",
+    }
+    return redirect(url_for(targets.get(state.step, "login.username")))
+
+
+def _complete(user: User, typed_username: str, amr: list[str]) -> Response:
+    """All factors checked: start the SSO session and resume the authorization request."""
+    conn = db.get_db()
+    settings = config.settings()
+    previous = sso.current()
+    token, session = sso.create(
+        conn, user_id=user.id, amr=amr, now=clock.now(), lifetime=settings.sso_session_seconds
+    )
+    lockout.reset(conn, lockout.key_for(typed_username))
+    if previous is not None:
+        sso.end(previous, reason="replaced by a new login")
+    log.info("user %s signed in (amr %s), SSO session %s…", user.username, amr, session.sid[:8])
+    resume = flow.finish_login(session.sid)
+    response = redirect(resume or url_for("login.done"))
+    sso.set_cookie(response, token)
+    return response
