@@ -54,6 +54,11 @@ def security() -> Response | str:
     max_age = current_app.extensions["portal.settings"].fresh_auth_max_age
     now = current_app.extensions["portal.clock"].now()
     if now - active.auth_time > max_age:
+        # The IdP answers a max_age login with a new SSO session and a back-channel logout
+        # of the old sid (authentik does the same with prompt=login), which deletes the
+        # portal session of that sid. The login state must not live in that session, so
+        # the re-authentication starts from a fresh one.
+        sessions.end()
         try:
             return provider.get().begin_login(request.path, max_age=max_age)
         except provider.LoginFailed as exc:
