@@ -102,7 +102,6 @@ def main() -> None:
         **os.environ,
         "DEVIDP_CONFIG": str(config_path),
         "DEVIDP_ISSUER": f"http://127.0.0.1:{IDP_PORT}",
-        "DEVIDP_DATABASE": str(INSTANCE / "devidp.sqlite3"),
     }
     idp = subprocess.Popen(
         [sys.executable, "-m", "devidp", "run", "--host", "127.0.0.1", "--port", str(IDP_PORT)],
