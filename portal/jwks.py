@@ -40,7 +40,7 @@ class JwksCache:
         self._min_interval = min_refetch_interval
         self._lock = threading.Lock()
         self._keys: KeySet | None = None
-        self._fetched_at: float | None = None
+        self._refetched_at: float | None = None
         self.fetch_count = 0
 
     def keys(self) -> KeySet:
@@ -57,11 +57,12 @@ class JwksCache:
             return key
         with self._lock:
             now = self._clock.now()
-            if self._fetched_at is None or now - self._fetched_at >= self._min_interval:
+            if self._refetched_at is None or now - self._refetched_at >= self._min_interval:
                 log.info("jwks refetch: token names unknown kid")
+                self._refetched_at = now
                 self._refresh()
             else:
-                log.warning("jwks refetch skipped: last fetch %.0f s ago", now - self._fetched_at)
+                log.warning("jwks refetch skipped: last one %.0f s ago", now - self._refetched_at)
             keys = self._keys
         key = self._pick(keys, header) if keys is not None else None
         if key is None:
@@ -74,7 +75,6 @@ class JwksCache:
             self._keys = KeySet.import_key_set(dict(data))  # type: ignore[arg-type]
         except (JoseError, ValueError, TypeError, KeyError) as exc:
             raise TokenError(f"provider JWKS unreadable: {type(exc).__name__}") from None
-        self._fetched_at = self._clock.now()
         self.fetch_count += 1
 
     @staticmethod

@@ -295,3 +295,38 @@ def test_session_ends_after_idle_timeout(tmp_path, idp):
     assert signed_in(client)
     clock.advance(3600)
     assert not signed_in(client)
+
+
+def test_key_rotation_keeps_logins_working(client, idp):
+    from tests.support.tokens import rsa_key
+
+    idp.callback(client, idp.begin(client))
+    assert signed_in(client)
+    idp.key = rsa_key("k2")  # the IdP rotates: new kid, old key gone
+    idp.keys = [idp.key]
+    other = client.application.test_client()
+    response = idp.callback(other, idp.begin(other))
+    assert response.status_code == 302
+    assert signed_in(other)
+    jwks_calls = [c for c in idp.rsps.calls if c.request.url.endswith("/jwks")]
+    assert len(jwks_calls) == 2  # once at start, once for the new kid
+
+
+def test_slow_idp_gives_a_clear_page(client, idp, caplog):
+    import requests
+
+    idp.rsps.replace(
+        responses.POST,
+        "https://idp.example.com/token",
+        body=requests.exceptions.ReadTimeout("read timed out"),
+    )
+    page = refuse(client, idp, caplog, status=503, log="token request failed: ReadTimeout")
+    assert "The sign-in service is not reachable right now" in page
+
+
+def test_outbound_calls_have_a_timeout(app):
+    from portal import provider
+
+    with app.app_context():
+        client = provider.get().client
+        assert client.client_kwargs["default_timeout"] == 5.0

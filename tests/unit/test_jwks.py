@@ -46,7 +46,6 @@ def test_flood_of_unknown_kids_is_rate_limited():
     idp, clock = Provider(OLD), FixedClock(0)
     cache = JwksCache(idp.fetch, clock, min_refetch_interval=60)
     cache.find_key({"alg": "RS256", "kid": "old"})
-    clock.advance(61)
     for i in range(50):
         with pytest.raises(TokenError, match="kid"):
             cache.find_key({"alg": "RS256", "kid": f"bogus-{i}"})
@@ -68,3 +67,25 @@ def test_unreadable_jwks_is_refused():
     cache = JwksCache(lambda: {"keys": [{"kty": "nonsense"}]}, FixedClock(0))
     with pytest.raises(TokenError, match="JWKS"):
         cache.find_key({"alg": "RS256", "kid": "x"})
+
+
+def test_rotation_right_after_start_is_not_rate_limited():
+    idp, clock = Provider(OLD), FixedClock(0)
+    cache = JwksCache(idp.fetch, clock, min_refetch_interval=60)
+    cache.find_key({"alg": "RS256", "kid": "old"})
+    idp.keys = [NEW]
+    assert cache.find_key({"alg": "RS256", "kid": "new"}).kid == "new"
+
+
+def test_refetch_allowed_again_after_the_interval():
+    idp, clock = Provider(OLD), FixedClock(0)
+    cache = JwksCache(idp.fetch, clock, min_refetch_interval=60)
+    cache.find_key({"alg": "RS256", "kid": "old"})
+    with pytest.raises(TokenError):
+        cache.find_key({"alg": "RS256", "kid": "new"})
+    idp.keys = [NEW]
+    with pytest.raises(TokenError):
+        cache.find_key({"alg": "RS256", "kid": "new"})  # within the interval: not refetched
+    clock.advance(61)
+    assert cache.find_key({"alg": "RS256", "kid": "new"}).kid == "new"
+    assert idp.fetches == 3
