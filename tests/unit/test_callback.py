@@ -18,12 +18,6 @@ from tests.support.tokens import unsigned
 
 
 @pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
 def idp(rsps):
     return MockIdP(rsps)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import responses
 
 from portal.checklist import run_checklist
@@ -14,12 +13,6 @@ from tests.support.tokens import jwks_of
 from tests.support.tokens import rsa_key
 
 DISCOVERY = ISSUER + ".well-known/openid-configuration"
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def settings(tmp_path, **env):

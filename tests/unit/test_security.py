@@ -6,18 +6,11 @@ from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
 import pytest
-import responses
 
 from portal import create_app
 from tests.support.mock_idp import ISSUER
 from tests.support.mock_idp import MockIdP
 from tests.support.portal_env import portal_env
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture

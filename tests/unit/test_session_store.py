@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import redis
-import responses
 
 from portal import create_app
 from portal.clock import FixedClock
@@ -17,13 +16,6 @@ from tests.support.mock_idp import MockIdP
 from tests.support.portal_env import portal_env
 from tests.support.tokens import logout_claims
 from tests.support.tokens import sign
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add_passthru("redis://")
-        yield mock
 
 
 @pytest.fixture(params=["redis", "filesystem"])
