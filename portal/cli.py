@@ -22,6 +22,19 @@ def _settings() -> Settings:
         sys.exit(2)
 
 
+def _path_only_handler() -> type:
+    from werkzeug.serving import WSGIRequestHandler
+
+    class PathOnlyLogHandler(WSGIRequestHandler):
+        """Access log without query strings: /auth/callback carries the authorization code."""
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            path = self.path.split("?", 1)[0]
+            self.log("info", '"%s %s" %s %s', self.command, path, code, size)
+
+    return PathOnlyLogHandler
+
+
 @click.group()
 def main() -> None:
     """Customer portal: an OpenID Connect relying party with two-factor login at the IdP."""
@@ -43,7 +56,9 @@ def serve(host: str, port: int) -> None:
     from portal import create_app
 
     app = create_app(settings)
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    run_simple(
+        host, port, app, threaded=True, use_reloader=False, request_handler=_path_only_handler()
+    )
 
 
 @main.command()

@@ -99,7 +99,10 @@ class Provider:
     settings: Settings
     clock: Clock
     client: PortalOAuth2App
-    jwks: JwksCache
+    jwks: JwksCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.jwks = JwksCache(self._fetch_jwks, self.clock)
 
     @property
     def expected(self) -> oidc.Expected:
@@ -293,14 +296,7 @@ def init_app(app: Flask, settings: Settings, clock: Clock) -> None:
         },
     )
     client.expected_issuer = settings.issuer
-    holder: dict[str, Provider] = {}
-
-    def fetch() -> dict[str, Any]:
-        return holder["provider"]._fetch_jwks()
-
-    provider = Provider(settings=settings, clock=clock, client=client, jwks=JwksCache(fetch, clock))
-    holder["provider"] = provider
-    app.extensions["portal.provider"] = provider
+    app.extensions["portal.provider"] = Provider(settings=settings, clock=clock, client=client)
 
 
 def get() -> Provider:
