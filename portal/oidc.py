@@ -39,6 +39,13 @@ class TokenError(ValueError):
         self.reason = reason
 
 
+class SymmetricSignature(TokenError):
+    """The IdP signs with a shared secret (HS256): a setup problem, not a forged token.
+
+    authentik does this when its OAuth2 provider has no signing key.
+    """
+
+
 class MissingMfaEvidence(TokenError):
     """The ID token is valid but does not show that a second factor was used."""
 
@@ -68,6 +75,11 @@ def read_header(raw: str) -> dict[str, Any]:
 def check_algorithm(header: Mapping[str, Any], allowed: Iterable[str]) -> str:
     """The portal's own allow-list decides, never the token and never discovery."""
     alg = header.get("alg")
+    if isinstance(alg, str) and alg.startswith("HS"):
+        raise SymmetricSignature(
+            f"token signed with {alg} (a shared secret); give the IdP an asymmetric signing key "
+            "(authentik: set the OAuth2 provider's Signing Key)"
+        )
     if not isinstance(alg, str) or alg not in set(allowed):
         raise TokenError(f"signing algorithm {alg!r} is not allowed")
     return alg

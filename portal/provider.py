@@ -194,6 +194,10 @@ class Provider:
                 now=now,
                 max_age=data.get("max_age"),
             )
+        except oidc.SymmetricSignature as exc:
+            raise LoginFailed(
+                f"IdP misconfigured: {exc.reason}", status=502, kind="misconfigured"
+            ) from None
         except oidc.TokenError as exc:
             raise LoginFailed(f"ID token refused: {exc.reason}", status=502) from None
         profile = self._profile(claims, token)
