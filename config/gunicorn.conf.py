@@ -5,7 +5,14 @@ import os
 import sys
 
 bind = os.environ.get("PORTAL_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("PORTAL_WORKERS", max(2, multiprocessing.cpu_count())))
+# The filesystem session backend (and its sid/sub index) is for one process; several workers
+# need PORTAL_SESSION_BACKEND=redis.
+_default_workers = (
+    max(2, multiprocessing.cpu_count())
+    if os.environ.get("PORTAL_SESSION_BACKEND", "filesystem").lower() == "redis"
+    else 1
+)
+workers = int(os.environ.get("PORTAL_WORKERS", _default_workers))
 threads = int(os.environ.get("PORTAL_THREADS", "4"))
 worker_class = "gthread"
 timeout = 30
