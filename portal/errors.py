@@ -14,6 +14,7 @@ from flask import current_app
 from flask import jsonify
 from flask import render_template
 from flask import request
+from flask import session
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -78,6 +79,9 @@ def _wants_json() -> bool:
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Response:
+        if getattr(session, "store_unavailable", False):
+            # the token could not be checked because the session store is down
+            return store_unavailable(StoreUnavailable("session store unavailable"))
         log.warning(
             "refused %s %s: CSRF check failed (%s)", request.method, request.path, exc.description
         )

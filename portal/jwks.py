@@ -18,6 +18,7 @@ from joserfc.jwk import Key
 from joserfc.jwk import KeySet
 
 from portal.clock import Clock
+from portal.oidc import KeysUnavailable
 from portal.oidc import TokenError
 
 log = logging.getLogger("portal.oidc")
@@ -74,7 +75,7 @@ class JwksCache:
         try:
             self._keys = KeySet.import_key_set(dict(data))  # type: ignore[arg-type]
         except (JoseError, ValueError, TypeError, KeyError) as exc:
-            raise TokenError(f"provider JWKS unreadable: {type(exc).__name__}") from None
+            raise KeysUnavailable(f"provider JWKS unreadable: {type(exc).__name__}") from None
         self.fetch_count += 1
 
     @staticmethod

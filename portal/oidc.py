@@ -46,6 +46,10 @@ class SymmetricSignature(TokenError):
     """
 
 
+class KeysUnavailable(TokenError):
+    """The provider's keys could not be read: the IdP's problem, not the token's."""
+
+
 class MissingMfaEvidence(TokenError):
     """The ID token is valid but does not show that a second factor was used."""
 
@@ -199,6 +203,9 @@ def check_no_nonce(claims: Mapping[str, Any]) -> None:
 
 def check_sid_or_sub(claims: Mapping[str, Any]) -> None:
     sid, sub = claims.get("sid"), claims.get("sub")
+    for name in ("sid", "sub"):
+        if name in claims and not (isinstance(claims[name], str) and 0 < len(claims[name]) <= 255):
+            raise TokenError(f"{name} is not a non-empty string")
     if not (isinstance(sid, str) and sid) and not (isinstance(sub, str) and sub):
         raise TokenError("logout token has neither sid nor sub")
 

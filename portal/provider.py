@@ -11,6 +11,8 @@ a loggable reason, so routes stay thin.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -67,25 +69,40 @@ class PortalOAuth2App(FlaskOAuth2App):
     """Authlib's Flask client with the discovery document checked and cached once."""
 
     expected_issuer: str = ""
+    _discovery_lock = threading.Lock()
 
     def load_server_metadata(self) -> dict[str, Any]:
         if "_loaded_at" in self.server_metadata:
             return self.server_metadata
+        # One fetch per process even when a cold worker gets many requests at once.
+        with self._discovery_lock:
+            if "_loaded_at" in self.server_metadata:
+                return self.server_metadata
+            return self._fetch_server_metadata()
+
+    def _fetch_server_metadata(self) -> dict[str, Any]:
+        # Fetched into a local dict and published only after the issuer check, so another
+        # thread never sees a document that is about to be refused.
         try:
-            metadata = super().load_server_metadata()
+            with self._get_session() as http:
+                resp = http.request("GET", self._server_metadata_url, withhold_token=True)
+                resp.raise_for_status()
+                metadata = resp.json()
         except (requests.RequestException, ValueError) as exc:
             raise ProviderUnreachable(f"discovery failed: {type(exc).__name__}") from None
+        if not isinstance(metadata, dict):
+            raise LoginFailed("discovery document is not a JSON object", status=502)
         # Discovery 1.0, Section 4.3: the document's issuer must be the one we asked for.
         if metadata.get("issuer") != self.expected_issuer:
-            found = metadata.get("issuer")
-            self.server_metadata = {}
             raise LoginFailed(
-                f"discovery issuer {found!r} differs from PORTAL_OIDC_ISSUER "
+                f"discovery issuer {metadata.get('issuer')!r} differs from PORTAL_OIDC_ISSUER "
                 f"{self.expected_issuer!r}",
                 status=502,
                 kind="misconfigured",
             )
-        return metadata
+        self.server_metadata.update(metadata)
+        self.server_metadata["_loaded_at"] = time.time()
+        return self.server_metadata
 
 
 class PortalOAuth(OAuth):
@@ -136,17 +153,21 @@ class Provider:
         flow: dict[str, Any] | None = None,
     ) -> Response:
         """Redirect to the IdP: code flow, PKCE S256, state and nonce kept server-side."""
-        params: dict[str, Any] = {"nonce": generate_token(24)}
+        # Without a stricter max_age, ask for a sign-in no older than the portal will keep a
+        # session for: an IdP whose SSO session outlives PORTAL_SSO_MAX_AGE re-authenticates
+        # instead of handing over a sign-in the portal would end at once.
+        if max_age is None:
+            max_age = self.settings.sso_max_age
+        params: dict[str, Any] = {"nonce": generate_token(24), "max_age": max_age}
         if prompt:
             params["prompt"] = prompt
-        if max_age is not None:
-            params["max_age"] = max_age
         rv = self.client.create_authorization_url(self.settings.redirect_uri, **params)
         self.client.save_authorize_data(
             redirect_uri=self.settings.redirect_uri,
             next=next_target,
             max_age=max_age,
             flow=flow or {},
+            started_at=self.clock.now(),
             **rv,
         )
         return redirect(rv["url"])
@@ -162,8 +183,11 @@ class Provider:
         framework = self.client.framework
         data = framework.get_state_data(session, state)
         framework.clear_state_data(session, state)
-        if not data:
+        if not data or "nonce" not in data:
             raise LoginFailed("state unknown to this browser session (expired, replayed or forged)")
+        # Authlib keeps an expiry beside the state but does not check it when reading.
+        if self.clock.now() - float(data.get("started_at", 0)) > self.settings.login_timeout:
+            raise LoginFailed("login took longer than PORTAL_LOGIN_TIMEOUT (state expired)")
         metadata = self.metadata()
         try:
             oidc.check_response_issuer(
@@ -200,6 +224,8 @@ class Provider:
             ) from None
         except oidc.TokenError as exc:
             raise LoginFailed(f"ID token refused: {exc.reason}", status=502) from None
+        if float(claims["auth_time"]) + self.settings.sso_max_age <= now:
+            raise LoginFailed("sign-in at the IdP is older than PORTAL_SSO_MAX_AGE", status=502)
         profile = self._profile(claims, token)
         result = LoginResult(
             claims=claims,
@@ -226,6 +252,10 @@ class Provider:
             )
         except OAuthError as exc:
             raise LoginFailed(f"token request refused: {exc.error}") from None
+        except ValueError as exc:
+            raise LoginFailed(
+                f"token response unreadable: {type(exc).__name__}", status=502
+            ) from None
         except requests.RequestException as exc:
             raise ProviderUnreachable(f"token request failed: {type(exc).__name__}") from None
 
@@ -268,14 +298,23 @@ class Provider:
         framework = self.client.framework
         data = framework.get_state_data(session, state)
         framework.clear_state_data(session, state)
-        return bool(data)
+        # a login state must not pass for a logout confirmation: same store, other purpose
+        return bool(data) and "post_logout_redirect_uri" in data
 
     def validate_logout_token(self, raw: str) -> dict[str, Any]:
-        """Back-channel logout token, plus the aud/azp, and replay via the session store."""
+        """Back-channel logout token checks (the jti replay check is the caller's)."""
         self.metadata()
         return oidc.validate_logout_token(
             raw, find_key=self.jwks.find_key, expected=self.expected, now=self.clock.now()
         )
+
+    def jti_memory(self, claims: dict[str, Any]) -> int:
+        """How long to remember a logout token's jti: as long as the token could be accepted."""
+        window = self.expected.max_token_age + 2 * self.expected.clock_skew
+        exp = claims.get("exp")
+        if isinstance(exp, int | float):
+            window = max(window, int(exp - self.clock.now()) + self.expected.clock_skew)
+        return window
 
 
 class MfaEvidenceMissing(LoginFailed):

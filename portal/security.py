@@ -55,7 +55,9 @@ def init_app(app: Flask, settings: Settings) -> None:
         response.headers.setdefault("Content-Security-Policy", csp)
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        # same-origin, not no-referrer: Flask-WTF's CSRF check on https needs a same-origin
+        # Referer, and nothing (such as the callback URL's code) is sent to other sites.
+        response.headers["Referrer-Policy"] = "same-origin"
         response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         if settings.secure_cookies:
             response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"

@@ -77,7 +77,18 @@ class _LifetimeBound:
         self, session_lifetime: timedelta, session: ServerSideSession, store_id: str
     ) -> None:
         ttl = storage_ttl(dict(session), self.clock.now(), self.idle_timeout, self.login_timeout)
+        if STATE_KEY in session and not getattr(session, "new_login", False):
+            # A signed-in record is created once, at login; later saves only update it. A
+            # request in flight while a back-channel logout deletes the record must not
+            # bring it back (unindexed, so no later logout could find it).
+            self._update_existing(timedelta(seconds=ttl), session, store_id)
+            return
         super()._upsert_session(timedelta(seconds=ttl), session, store_id)  # type: ignore[misc]
+
+    def _update_existing(
+        self, lifetime: timedelta, session: ServerSideSession, store_id: str
+    ) -> None:
+        raise NotImplementedError
 
     def open_session(self, app: Flask, request: Request) -> ServerSideSession:
         try:
@@ -103,11 +114,26 @@ class _LifetimeBound:
 
 
 class PortalRedisSessionInterface(_LifetimeBound, RedisSessionInterface):
-    pass
+    def _update_existing(
+        self, lifetime: timedelta, session: ServerSideSession, store_id: str
+    ) -> None:
+        # SET ... XX: written only if the key still exists, atomically.
+        self.client.set(
+            store_id,
+            self.serializer.encode(session),
+            ex=max(1, int(lifetime.total_seconds())),
+            xx=True,
+        )
 
 
 class PortalFileSessionInterface(_LifetimeBound, CacheLibSessionInterface):
-    pass
+    def _update_existing(
+        self, lifetime: timedelta, session: ServerSideSession, store_id: str
+    ) -> None:
+        # Not atomic (cachelib has no "set if exists"); the filesystem backend serves one
+        # process, where the window is a few microseconds.
+        if self.cache.has(store_id):
+            CacheLibSessionInterface._upsert_session(self, lifetime, session, store_id)
 
 
 class SessionIndex(ABC):
@@ -125,8 +151,12 @@ class SessionIndex(ABC):
         """Delete every portal session of this subject at once; return how many."""
 
     @abstractmethod
-    def first_use_of_jti(self, jti: str, ttl: int) -> bool:
-        """Record a logout token id; False when it was seen before within ``ttl``."""
+    def jti_seen(self, jti: str) -> bool:
+        """Whether a logout token with this id was applied before (and is still remembered)."""
+
+    @abstractmethod
+    def remember_jti(self, jti: str, ttl: int) -> None:
+        """Remember an applied logout token id for ``ttl`` seconds."""
 
     @abstractmethod
     def ping(self) -> None:
@@ -177,9 +207,15 @@ class RedisSessionIndex(SessionIndex):
         except STORE_ERRORS as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
 
-    def first_use_of_jti(self, jti: str, ttl: int) -> bool:
+    def jti_seen(self, jti: str) -> bool:
         try:
-            return bool(self.client.set(JTI_PREFIX + jti, 1, nx=True, ex=max(1, ttl)))
+            return bool(self.client.exists(JTI_PREFIX + jti))
+        except STORE_ERRORS as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+
+    def remember_jti(self, jti: str, ttl: int) -> None:
+        try:
+            self.client.set(JTI_PREFIX + jti, 1, ex=max(1, ttl))
         except STORE_ERRORS as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
 
@@ -223,9 +259,11 @@ class FileSessionIndex(SessionIndex):
             self.cache.delete(key)
             return len(members)
 
-    def first_use_of_jti(self, jti: str, ttl: int) -> bool:
-        with self._lock:
-            return bool(self.cache.add(JTI_PREFIX + jti, 1, timeout=max(1, ttl)))
+    def jti_seen(self, jti: str) -> bool:
+        return bool(self.cache.has(JTI_PREFIX + jti))
+
+    def remember_jti(self, jti: str, ttl: int) -> None:
+        self.cache.set(JTI_PREFIX + jti, 1, timeout=max(1, ttl))
 
     def ping(self) -> None:
         try:

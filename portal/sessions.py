@@ -153,6 +153,7 @@ def start(claims: dict[str, Any], id_token: str, profile: dict[str, Any]) -> Por
         ttl=max(1, int(started.ends_at - now)),
     )
     session[STATE_KEY] = started.to_state()
+    session.new_login = True  # type: ignore[attr-defined]  # the one save that may create it
     g.portal_session = started
     return started
 
@@ -222,8 +223,12 @@ def end_by_sub(sub: str) -> int:
     return index().end_by_sub(sub)
 
 
-def first_use_of_jti(jti: str, ttl: int) -> bool:
-    return index().first_use_of_jti(jti, ttl)
+def logout_token_seen(jti: str) -> bool:
+    return index().jti_seen(jti)
+
+
+def remember_logout_token(jti: str, ttl: int) -> None:
+    index().remember_jti(jti, ttl)
 
 
 def check_store() -> None:

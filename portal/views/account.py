@@ -44,23 +44,32 @@ def account() -> str:
 @bp.get("/account/security")
 @login_required
 def security() -> Response | str:
-    """A sensitive page: it asks for a sign-in within PORTAL_FRESH_AUTH_MAX_AGE seconds.
+    """A sensitive page: it needs a sign-in within PORTAL_FRESH_AUTH_MAX_AGE seconds.
 
-    An older sign-in sends the customer through the IdP again with ``max_age``, so the IdP
-    asks for the password and code, and the callback checks the new ``auth_time``.
+    With an older sign-in the page asks the customer to confirm (a POST, so that a link from
+    another site cannot end the session) and the confirmation goes through the IdP again.
     """
     active = sessions.current()
     assert active is not None
     max_age = current_app.extensions["portal.settings"].fresh_auth_max_age
     now = current_app.extensions["portal.clock"].now()
     if now - active.auth_time > max_age:
-        # The IdP answers a max_age login with a new SSO session and a back-channel logout
-        # of the old sid (authentik does the same with prompt=login), which deletes the
-        # portal session of that sid. The login state must not live in that session, so
-        # the re-authentication starts from a fresh one.
-        sessions.end()
-        try:
-            return provider.get().begin_login(request.path, max_age=max_age)
-        except provider.LoginFailed as exc:
-            return error_page(exc.kind, exc.status)
+        return render_template("confirm_sign_in.html", max_age=max_age)
     return render_template("security.html", active=active, max_age=max_age)
+
+
+@bp.post("/account/security")
+@login_required
+def confirm_sign_in() -> Response:
+    """Re-authenticate at the IdP with ``max_age``, then come back to the sensitive page.
+
+    The IdP answers a max_age login with a new SSO session and a back-channel logout of the
+    old sid (authentik does the same with prompt=login), which deletes the portal session of
+    that sid. The login state must not live in that session, so it starts from a fresh one.
+    """
+    max_age = current_app.extensions["portal.settings"].fresh_auth_max_age
+    sessions.end()
+    try:
+        return provider.get().begin_login(url_for("account.security"), max_age=max_age)
+    except provider.LoginFailed as exc:
+        return error_page(exc.kind, exc.status)

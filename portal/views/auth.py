@@ -16,6 +16,7 @@ from portal import provider
 from portal import sessions
 from portal.errors import error_page
 from portal.errors import json_error
+from portal.oidc import KeysUnavailable
 from portal.oidc import TokenError
 from portal.oidc import unverified_claims
 from portal.redirects import safe_target
@@ -131,7 +132,9 @@ def logout_everywhere() -> Response | str:
         response = provider.get().logout_redirect(hint)
     except provider.LoginFailed as exc:
         log.warning("logout everywhere: provider unavailable: %s", exc.reason)
-        response = None
+        if hint:
+            sessions.remember("logout_hint", hint)  # so "Log out everywhere" can be retried
+        return error_page("unreachable", 503, login=False)
     if response is None:
         log.info("logout everywhere unavailable (no end_session_endpoint)")
         return render_template("logged_out.html", scope="no-end-session")
@@ -161,8 +164,12 @@ def backchannel_logout() -> Response:
     if not raw:
         log.warning("back-channel logout refused: no logout_token")
         return json_error("invalid_request", "missing logout_token", 400)
+    idp = provider.get()
     try:
-        claims = provider.get().validate_logout_token(raw)
+        claims = idp.validate_logout_token(raw)
+    except KeysUnavailable as exc:
+        log.error("back-channel logout cannot be checked: %s", exc.reason)
+        return json_error("temporarily_unavailable", "provider keys unavailable", 503)
     except TokenError as exc:
         hint = unverified_claims(raw)
         log.warning(
@@ -173,15 +180,17 @@ def backchannel_logout() -> Response:
         return json_error("invalid_request", exc.reason, 400)
     except provider.LoginFailed as exc:
         log.error("back-channel logout cannot be checked: %s", exc.reason)
-        return json_error("temporarily_unavailable", "provider keys unavailable", 503)
+        return json_error("temporarily_unavailable", "provider unavailable", 503)
     try:
-        if not sessions.first_use_of_jti(claims["jti"], ttl=600):
+        if sessions.logout_token_seen(claims["jti"]):
             log.warning("back-channel logout refused: jti replayed")
             return json_error("invalid_request", "logout token replayed", 400)
         if claims.get("sid"):
             count = sessions.end_by_sid(claims["sid"])
         else:
             count = sessions.end_by_sub(claims["sub"])
+        # remembered only once applied: a retry after a store failure must not be "replayed"
+        sessions.remember_logout_token(claims["jti"], idp.jti_memory(claims))
     except StoreUnavailable as exc:
         log.error("back-channel logout not applied: session store unavailable (%s)", exc)
         return json_error("temporarily_unavailable", "session store unavailable", 503)

@@ -51,7 +51,10 @@ def test_fresh_sign_in_required_for_sign_in_details(own_stack):
     assert recent.path == "/account/security"
     assert "pwd, otp, mfa" in recent.text
     stack.advance_clocks(11 * 60)
-    page = journey.open("/account/security")
+    confirm = journey.open("/account/security")
+    assert "Confirm your sign-in" in confirm.text
+    assert journey.open("/account").path == "/account"  # merely viewing did not end anything
+    page = confirm.submit(button="Confirm your sign-in")
     assert page.url.startswith(stack.idp.url)  # max_age=600 makes the IdP ask again
     journey.login(user, page)
     assert journey.seen_idp_screens[:2] == ["username", "password"]

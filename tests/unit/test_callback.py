@@ -325,3 +325,54 @@ def test_outbound_calls_have_a_timeout(app):
     with app.app_context():
         client = provider.get().client
         assert client.client_kwargs["default_timeout"] == 5.0
+
+
+def test_state_older_than_the_login_timeout_is_refused(tmp_path, idp, caplog):
+    clock = FixedClock()
+    app = create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER), clock=clock)
+    client = app.test_client()
+    params = idp.begin(client)
+    clock.advance(601)
+    with caplog.at_level(logging.INFO, logger="portal"):
+        response = idp.callback(client, params)
+    assert response.status_code == 400
+    assert "state expired" in caplog.text
+    assert not signed_in(client)
+
+
+def test_non_json_token_response_is_a_clear_502(client, idp, caplog):
+    idp.token_body = ["not", "an", "object"]
+    page = refuse(client, idp, caplog, status=502, log="token response unreadable")
+    assert "Sign-in failed, try again" in page
+
+
+def test_every_login_asks_for_a_sign_in_within_the_sso_max_age(client, idp):
+    assert idp.begin(client)["max_age"] == "43200"
+
+
+def test_sign_in_older_than_sso_max_age_does_not_create_a_dead_session(client, idp, caplog):
+    import time
+
+    idp.claims_override = {"auth_time": int(time.time()) - 43230}
+    refuse(client, idp, caplog, status=502, log="older than PORTAL_SSO_MAX_AGE")
+
+
+def test_login_state_is_no_logout_confirmation(client, idp):
+    params = idp.begin(client)
+    page = client.get("/logged-out", query_string={"state": params["state"]})
+    assert "logged out everywhere" not in page.get_data(as_text=True)
+
+
+def test_discovery_with_wrong_issuer_is_never_published(tmp_path, rsps):
+    MockIdP(rsps)
+    rsps.replace(
+        responses.GET,
+        ISSUER.rstrip("/") + "/.well-known/openid-configuration",
+        json={"issuer": "https://evil.example.com/", "authorization_endpoint": "https://evil/a"},
+    )
+    app = create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER))
+    app.test_client().get("/login")
+    from portal import provider
+
+    with app.app_context():
+        assert "authorization_endpoint" not in provider.get().client.server_metadata

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
+import responses
 from bs4 import BeautifulSoup
 
 from portal import create_app
@@ -89,3 +90,30 @@ def test_log_out_everywhere_from_the_logged_out_page_still_names_the_session(tmp
     params = parse_qs(urlsplit(response.headers["Location"]).query)
     assert params["id_token_hint"][0].count(".") == 2
     assert params["post_logout_redirect_uri"] == ["http://127.0.0.1:8888/logged-out"]
+
+
+def test_log_out_everywhere_with_provider_unreachable_says_so_and_can_retry(tmp_path, rsps):
+    import requests
+
+    idp = MockIdP(rsps)
+    client = create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER)).test_client()
+    idp.callback(client, idp.begin(client))
+    app_provider = client.application.extensions["portal.provider"]
+    app_provider.client.server_metadata.clear()  # discovery must be fetched again ...
+    rsps.replace(
+        responses.GET,
+        ISSUER.rstrip("/") + "/.well-known/openid-configuration",
+        body=requests.exceptions.ConnectionError("down"),
+    )  # ... and the IdP is down
+    response = client.post("/logout/everywhere", data={"csrf_token": csrf(client)})
+    assert response.status_code == 503
+    assert "not reachable" in response.get_data(as_text=True)
+    rsps.replace(
+        responses.GET,
+        ISSUER.rstrip("/") + "/.well-known/openid-configuration",
+        json=idp.metadata,
+    )
+    token = csrf(client, "/logged-out?scope=portal")
+    retry = client.post("/logout/everywhere", data={"csrf_token": token})
+    assert retry.status_code == 302
+    assert "id_token_hint=" in retry.headers["Location"]

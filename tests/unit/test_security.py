@@ -30,7 +30,7 @@ def test_security_headers_on_every_page(tmp_path, path):
     assert "unsafe-inline" not in csp
     assert "frame-ancestors 'none'" in csp
     assert response.headers["X-Frame-Options"] == "DENY"
-    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Referrer-Policy"] == "same-origin"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "Strict-Transport-Security" not in response.headers  # http on loopback
 
@@ -118,3 +118,32 @@ def test_oversized_body_is_refused(tmp_path):
     response = client.post("/auth/backchannel-logout", data={"logout_token": "x" * 100_000})
     assert response.status_code == 413
     assert response.is_json
+
+
+def test_logout_works_over_https_with_the_referer_browsers_send(tmp_path, idp):
+    """Flask-WTF's strict https check needs a same-origin Referer; the policy must allow it."""
+    from bs4 import BeautifulSoup
+
+    base = "https://portal.example.com"
+    app = make(tmp_path, PORTAL_BASE_URL=base)
+    client = app.test_client()
+    start = client.get("/login", base_url=base)
+    params = {k: v[0] for k, v in parse_qs(urlsplit(start.headers["Location"]).query).items()}
+    idp.last_nonce = params["nonce"]
+    client.get(
+        "/auth/callback",
+        query_string={"code": "c", "state": params["state"], "iss": ISSUER},
+        base_url=base,
+    )
+    page = client.get("/account", base_url=base)
+    assert page.headers["Referrer-Policy"] == "same-origin"  # browsers then send a Referer
+    token = BeautifulSoup(page.get_data(as_text=True), "html.parser").find(
+        "input", attrs={"name": "csrf_token"}
+    )["value"]
+    response = client.post(
+        "/logout",
+        data={"csrf_token": token},
+        base_url=base,
+        headers={"Referer": f"{base}/account"},
+    )
+    assert response.status_code == 302

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import redis
+import responses
 
 from portal import create_app
 from portal.clock import FixedClock
@@ -231,3 +232,83 @@ def test_backchannel_without_token_is_a_json_400(make_app, rsps):
     response = make_app().test_client().post("/auth/backchannel-logout", data={})
     assert response.status_code == 400
     assert response.json["error"] == "invalid_request"
+
+
+def test_request_in_flight_cannot_revive_a_backchannel_deleted_session(make_app, rsps):
+    """A save after the record was deleted must not re-create it (unindexed, immortal)."""
+    from flask import session as flask_session
+
+    from portal import sessions
+
+    idp = MockIdP(rsps)
+    app = make_app()
+
+    @app.get("/test-touch-during-logout")
+    def touch_during_logout():
+        flask_session["portal.noise"] = "x"  # this request modifies its session ...
+        sessions.end_by_sid("sid-1")  # ... while a back-channel logout deletes it
+        return "ok"
+
+    client = app.test_client()
+    login(client, idp, sid="sid-1")
+    assert client.get("/test-touch-during-logout").status_code == 200
+    assert not signed_in(client)
+
+
+def test_logout_token_retry_after_store_failure_is_applied(make_app, rsps, monkeypatch):
+    from portal import sessions
+    from portal.session_store import StoreUnavailable
+
+    idp = MockIdP(rsps)
+    app = make_app()
+    client = app.test_client()
+    login(client, idp, sid="sid-r")
+    token = sign(logout_claims(jti="retry-me", sid="sid-r"), idp.key)
+    real = sessions.end_by_sid
+    calls = []
+
+    def flaky(sid):
+        calls.append(sid)
+        if len(calls) == 1:
+            raise StoreUnavailable("timeout")
+        return real(sid)
+
+    monkeypatch.setattr(sessions, "end_by_sid", flaky)
+    first = app.test_client().post("/auth/backchannel-logout", data={"logout_token": token})
+    assert first.status_code == 503
+    retry = app.test_client().post("/auth/backchannel-logout", data={"logout_token": token})
+    assert retry.status_code == 200
+    assert not signed_in(client)
+
+
+def test_jti_is_remembered_as_long_as_the_token_is_acceptable(redis_url, tmp_path, rsps):
+    idp = MockIdP(rsps)
+    app = create_app(
+        portal_env(
+            tmp_path,
+            PORTAL_OIDC_ISSUER=ISSUER,
+            PORTAL_SESSION_BACKEND="redis",
+            PORTAL_REDIS_URL=redis_url,
+        )
+    )
+    token = sign(logout_claims(jti="long-lived", sid="sid-z"), idp.key)
+    assert (
+        app.test_client().post("/auth/backchannel-logout", data={"logout_token": token}).status_code
+        == 200
+    )
+    with redis.Redis.from_url(redis_url) as store:
+        ttl = store.ttl("portal:jti:long-lived")
+    assert ttl >= 600 + 2 * 60 - 2  # iat may be up to max_token_age + skew old, plus skew ahead
+
+
+def test_logout_token_with_non_string_sid_is_a_400(make_app, rsps):
+    idp = MockIdP(rsps)
+    response = backchannel(make_app().test_client(), idp, sid=12345)
+    assert response.status_code == 400
+
+
+def test_unreadable_jwks_on_backchannel_is_a_503(make_app, rsps):
+    idp = MockIdP(rsps)
+    rsps.replace(responses.GET, "https://idp.example.com/jwks", json={"keys": [{"kty": "bogus"}]})
+    response = backchannel(make_app().test_client(), idp)
+    assert response.status_code == 503
