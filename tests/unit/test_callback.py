@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 import responses
@@ -136,8 +138,6 @@ def test_missing_mfa_evidence_offers_one_confirmation_then_refuses(client, idp, 
     assert "Confirm your authenticator app" in first.get_data(as_text=True)
     assert not signed_in(client)
     # Continue sends the customer through the IdP again with prompt=login
-    page = client.get("/").get_data(as_text=True)
-    assert "Login" in page
     from bs4 import BeautifulSoup
 
     form = BeautifulSoup(first.get_data(as_text=True), "html.parser").find(
@@ -268,17 +268,22 @@ def test_no_token_or_code_in_logs(client, idp, caplog):
     assert params["state"] not in caplog.text
 
 
-def test_session_ends_after_sso_max_age_even_when_active(tmp_path, idp):
+def test_session_ends_after_sso_max_age_even_when_active(tmp_path, idp, caplog):
     clock = FixedClock()
-    app = create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER), clock=clock)
+    env = portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER, PORTAL_IDLE_TIMEOUT="7200")
+    app = create_app(env, clock=clock)
     client = app.test_client()
     idp.claims_override = {"auth_time": int(clock.now()) - 10}
     idp.callback(client, idp.begin(client))
-    for _ in range(13):  # active every 55 minutes for 12 hours
+    for _ in range(11):  # active every hour: the idle rule never ends it
         assert signed_in(client)
-        clock.advance(55 * 60)
-    clock.advance(10 * 60)
-    assert not signed_in(client)
+        clock.advance(3600)
+    clock.advance(3600 - 70)  # 11 h 59 min after sign-in
+    assert signed_in(client)
+    clock.advance(120)  # 12 h 01 min
+    with caplog.at_level(logging.INFO, logger="portal"):
+        assert not signed_in(client)
+    assert "SSO max age reached" in caplog.text
 
 
 def test_session_ends_after_idle_timeout(tmp_path, idp):
@@ -376,3 +381,45 @@ def test_discovery_with_wrong_issuer_is_never_published(tmp_path, rsps):
 
     with app.app_context():
         assert "authorization_endpoint" not in provider.get().client.server_metadata
+
+
+def test_refused_callback_consumes_the_state(client, idp, caplog):
+    idp.token_status = 400
+    idp.token_body = {"error": "invalid_grant"}
+    params = idp.begin(client)
+    assert idp.callback(client, params).status_code == 400
+    idp.token_body = None  # the IdP would now answer; the state must be gone all the same
+    with caplog.at_level(logging.INFO, logger="portal"):
+        again = idp.callback(client, params)
+    assert again.status_code == 400
+    assert "state unknown" in caplog.text
+    assert not signed_in(client)
+
+
+def test_confirm_authenticator_needs_a_csrf_token(client, idp):
+    idp.claims_override = {"amr": ["pwd"]}
+    first = idp.callback(client, idp.begin(client))
+    assert "Confirm your authenticator app" in first.get_data(as_text=True)
+    assert client.post("/login/confirm-authenticator").status_code == 400
+
+
+PAYLOADS = [
+    line
+    for line in (Path(__file__).parents[1] / "data" / "open-redirect-payloads.txt")
+    .read_text()
+    .splitlines()
+    if line.strip() and not line.startswith("#")
+]
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_login_next_never_leaves_the_portal(client, idp, payload):
+    # before login: the target kept for after the IdP is the default
+    params = idp.begin(client, "/login?" + urlencode({"next": payload}))
+    idp.callback(client, params)
+    page = client.get("/auth/signed-in").get_data(as_text=True)
+    assert 'href="/account"' in page
+    # already signed in: /login redirects at once, and only to a local path
+    response = client.get("/login", query_string={"next": payload})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/account"

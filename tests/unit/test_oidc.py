@@ -68,6 +68,16 @@ BAD_ID_TOKENS = [
         lambda: sign(id_token_claims(NOW, aud=[CLIENT_ID, "other"], azp="other"), KEY),
         "azp",
     ),
+    (
+        "one aud, azp of another client",
+        lambda: sign(id_token_claims(NOW, azp="other"), KEY),
+        "azp",
+    ),
+    (
+        "auth_time in future",
+        lambda: sign(id_token_claims(NOW, auth_time=int(NOW) + 61), KEY),
+        "auth_time",
+    ),
     ("expired", lambda: sign(id_token_claims(NOW, exp=int(NOW) - 61), KEY), "expired"),
     ("no exp", lambda: sign(id_token_claims(NOW, exp=None), KEY), "exp"),
     ("iat in future", lambda: sign(id_token_claims(NOW, iat=int(NOW) + 61), KEY), "future"),

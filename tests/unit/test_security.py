@@ -147,3 +147,25 @@ def test_logout_works_over_https_with_the_referer_browsers_send(tmp_path, idp):
         headers={"Referer": f"{base}/account"},
     )
     assert response.status_code == 302
+
+
+@pytest.mark.parametrize("referer", [None, "https://evil.example.com/page"])
+def test_https_logout_from_another_site_is_refused(tmp_path, idp, referer):
+    from bs4 import BeautifulSoup
+
+    base = "https://portal.example.com"
+    client = make(tmp_path, PORTAL_BASE_URL=base).test_client()
+    start = client.get("/login", base_url=base)
+    params = {k: v[0] for k, v in parse_qs(urlsplit(start.headers["Location"]).query).items()}
+    idp.last_nonce = params["nonce"]
+    client.get(
+        "/auth/callback",
+        query_string={"code": "c", "state": params["state"], "iss": ISSUER},
+        base_url=base,
+    )
+    page = client.get("/account", base_url=base).get_data(as_text=True)
+    token = BeautifulSoup(page, "html.parser").find("input", attrs={"name": "csrf_token"})["value"]
+    headers = {"Referer": referer} if referer else {}
+    response = client.post("/logout", data={"csrf_token": token}, base_url=base, headers=headers)
+    assert response.status_code == 400
+    assert client.get("/account", base_url=base).status_code == 200

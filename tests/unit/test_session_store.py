@@ -115,13 +115,10 @@ def test_cookie_flags(make_app, rsps):
     idp = MockIdP(rsps)
     client = make_app().test_client()
     idp.begin(client)
-    response = client.get("/login")
-    cookie = response.headers.get("Set-Cookie") or ""
     jar = client.get_cookie("portal_session")
     assert jar.http_only
     assert jar.same_site == "Lax"
     assert not jar.secure  # http base URL on loopback
-    del cookie
 
 
 def test_local_logout_ends_only_this_session(make_app, rsps):
@@ -312,3 +309,17 @@ def test_unreadable_jwks_on_backchannel_is_a_503(make_app, rsps):
     rsps.replace(responses.GET, "https://idp.example.com/jwks", json={"keys": [{"kty": "bogus"}]})
     response = backchannel(make_app().test_client(), idp)
     assert response.status_code == 503
+
+
+def test_old_cookie_is_dead_after_logout(make_app, rsps):
+    from bs4 import BeautifulSoup
+
+    idp = MockIdP(rsps)
+    client = make_app().test_client()
+    login(client, idp)
+    signed_in_cookie = client.get_cookie("portal_session").value
+    page = client.get("/account").get_data(as_text=True)
+    token = BeautifulSoup(page, "html.parser").find("input", attrs={"name": "csrf_token"})["value"]
+    client.post("/logout", data={"csrf_token": token})
+    client.set_cookie("portal_session", signed_in_cookie)  # a copy kept by someone else
+    assert not signed_in(client)
