@@ -9,6 +9,7 @@ Login state expires after ``MAX_FLOW_SECONDS`` of the IdP's clock.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import session
@@ -58,7 +59,23 @@ def password_checked(user_id: int, next_step: str) -> None:
     """The password was right; only the TOTP step (``next_step``) remains."""
     data = dict(session["login"])
     data.update(step=next_step, user_id=user_id)
+    data.pop("totp_secret", None)
     session["login"] = data
+
+
+def enrolment_secret(new_secret: Callable[[], str]) -> str:
+    """The TOTP secret this flow's setup page shows: kept from the first visit, else new.
+
+    It belongs to this flow only (another browser or tab enrolling the same user gets its own)
+    and is forgotten with the flow.
+    """
+    data = dict(session["login"])
+    secret = data.get("totp_secret")
+    if not isinstance(secret, str) or not secret:
+        secret = new_secret()
+        data["totp_secret"] = secret
+        session["login"] = data
+    return secret
 
 
 def restart_login() -> None:

@@ -52,6 +52,71 @@ def record_failure(conn: sqlite3.Connection, key: str, now: float) -> int:
     return wait
 
 
+def begin_attempt(conn: sqlite3.Connection, key: str, now: float) -> int:
+    """Count one attempt BEFORE its password or code is checked; return the wait if refused.
+
+    In one ``BEGIN IMMEDIATE`` transaction: refuse while locked, and refuse (locking now) once
+    ``THRESHOLD`` attempts are counted and not yet resolved, so concurrent guesses cannot all
+    pass the check while the slow password hash runs. The caller then reports the outcome with
+    :func:`attempt_failed` or :func:`attempt_succeeded`.
+    """
+    if conn.in_transaction:
+        conn.commit()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("INSERT OR IGNORE INTO lockouts (key) VALUES (?)", (key,))
+        row = conn.execute(
+            "SELECT failures, lockouts, locked_until FROM lockouts WHERE key = ?", (key,)
+        ).fetchone()
+        if row["locked_until"] > now:
+            wait = max(1, math.ceil(row["locked_until"] - now))
+        elif row["failures"] >= THRESHOLD:
+            wait = _lock(conn, key, row["lockouts"], now)
+        else:
+            conn.execute("UPDATE lockouts SET failures = failures + 1 WHERE key = ?", (key,))
+            wait = 0
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return wait
+
+
+def attempt_failed(conn: sqlite3.Connection, key: str, now: float) -> int:
+    """The attempt counted by :func:`begin_attempt` was wrong: lock if it was the last allowed."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute(
+            "SELECT failures, lockouts FROM lockouts WHERE key = ?", (key,)
+        ).fetchone()
+        wait = 0
+        if row is not None and row["failures"] >= THRESHOLD:
+            wait = _lock(conn, key, row["lockouts"], now)
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return wait
+
+
+def attempt_succeeded(conn: sqlite3.Connection, key: str) -> None:
+    """The attempt counted by :func:`begin_attempt` was right: it is not a failure."""
+    conn.execute(
+        "UPDATE lockouts SET failures = MAX(0, failures - 1) WHERE key = ?",
+        (key,),
+    )
+    conn.commit()
+
+
+def _lock(conn: sqlite3.Connection, key: str, lockouts: int, now: float) -> int:
+    wait = lock_seconds(lockouts + 1)
+    conn.execute(
+        "UPDATE lockouts SET failures = 0, lockouts = ?, locked_until = ? WHERE key = ?",
+        (lockouts + 1, now + wait, key),
+    )
+    return wait
+
+
 def reset(conn: sqlite3.Connection, key: str) -> None:
     """Forget the counters after a completed login."""
     conn.execute("DELETE FROM lockouts WHERE key = ?", (key,))

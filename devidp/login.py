@@ -90,7 +90,7 @@ def password() -> Response:
     conn = db.get_db()
     settings = config.settings()
     key = lockout.key_for(state.username)
-    wait = lockout.seconds_left(conn, key, now)
+    wait = lockout.begin_attempt(conn, key, now)  # counted before the slow hash
     if wait:
         return _locked(wait, **page)
     user = users.authenticate(
@@ -101,10 +101,11 @@ def password() -> Response:
     )
     if user is None:
         log.info("wrong password for username %r", state.username)
-        wait = lockout.record_failure(conn, key, now)
+        wait = lockout.attempt_failed(conn, key, now)
         if wait:
             return _locked(wait, **page)
         return _page(**page, error=WRONG_PASSWORD)
+    lockout.attempt_succeeded(conn, key)
 
     if settings.skip_totp:
         return _complete(user, state.username, AMR_PASSWORD)
@@ -124,8 +125,10 @@ def totp_setup() -> Response:
     if user is None or state is None:
         return _redirect_to_step(state)
     conn = db.get_db()
+    if totp.get_device(conn, user.id) is not None:  # enrolled meanwhile (another flow)
+        return _to_code_step(user)
     settings = config.settings()
-    secret = totp.enrolment_secret(conn, user.id, now)
+    secret = flow.enrolment_secret(totp.new_secret)
     uri = totp.provisioning_uri(secret, user.username, settings.brand)
     page = {
         "template": "totp_setup.html",
@@ -138,12 +141,15 @@ def totp_setup() -> Response:
         return _page(**page)
 
     key = lockout.key_for(state.username)
-    wait = lockout.seconds_left(conn, key, now)
+    wait = lockout.begin_attempt(conn, key, now)
     if wait:
         return _locked(wait, **page)
     result = totp.verify(secret, request.form.get("code", ""), now=now, last_used_step=None)
     if result.outcome is totp.Outcome.VALID and result.step is not None:
-        totp.confirm_device(conn, user.id, secret, result.step, now)
+        lockout.attempt_succeeded(conn, key)
+        if not totp.confirm_device(conn, user.id, secret, result.step, now):
+            log.warning("TOTP setup for user %s refused: a device is enrolled", user.username)
+            return _to_code_step(user)
         log.info("TOTP device enrolled for user %s", user.username)
         amr = AMR_PASSWORD_TOTP if settings.enrolment_amr == "full" else AMR_PASSWORD
         return _complete(user, state.username, amr)
@@ -168,7 +174,7 @@ def totp_code() -> Response:
         return _page(**page)
 
     key = lockout.key_for(state.username)
-    wait = lockout.seconds_left(conn, key, now)
+    wait = lockout.begin_attempt(conn, key, now)
     if wait:
         return _locked(wait, **page)
     result = totp.verify(
@@ -211,10 +217,15 @@ def _locked(wait: int, **page: object) -> Response:
 
 def _code_failure(key: str, now: float, page: dict, message: str) -> Response:
     log.info("wrong TOTP code for %s", key)
-    wait = lockout.record_failure(db.get_db(), key, now)
+    wait = lockout.attempt_failed(db.get_db(), key, now)
     if wait:
         return _locked(wait, **page)
     return _page(**page, error=message)
+
+
+def _to_code_step(user: User) -> Response:
+    flow.password_checked(user.id, flow.STEP_TOTP)
+    return redirect(url_for("login.totp_code"))
 
 
 def _user_at_step(state: flow.LoginState | None, step: str) -> User | None:

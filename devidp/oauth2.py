@@ -4,8 +4,9 @@ Shaped like authlib/example-oidc-server ``website/oauth2.py``: subclasses that i
 "Developers MUST implement" methods of Authlib's server components.
 
 - :class:`AuthorizationCodeGrant`: RFC 6749 §4.1 with codes that are single-use (a replay
-  revokes the tokens issued from the code, §4.1.2), live ``CODE_LIFETIME_SECONDS``, and are bound
-  to the client, the redirect URI and the PKCE challenge.
+  revokes the tokens issued from the code, §4.1.2), live ``CODE_LIFETIME_SECONDS`` (and no
+  longer than their SSO session), and are bound to the client, the redirect URI and the PKCE
+  challenge.
 - :class:`S256CodeChallenge`: RFC 7636 with ``S256`` required on every request (RFC 9700 §2.1.1).
 - :class:`OpenIDCode`: OpenID Connect Core 1.0 §3.1.3.6 ID tokens, RS256 with ``kid``, carrying
   ``auth_time``, ``amr``, ``acr`` and ``sid`` of the SSO session (via ``get_auth_time()``,
@@ -45,6 +46,7 @@ from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
 from authlib.oidc.rpinitiated import EndSessionRequest
 from flask import Flask
 from flask import current_app
+from flask import g
 from joserfc import jwt
 from joserfc.errors import JoseError
 
@@ -282,13 +284,21 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         conn.commit()
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
-        """Claim the code for this client, once; a second use revokes what the first issued."""
+        """Claim the code for this client, once, while its SSO session lives.
+
+        A second use revokes what the first issued.
+        """
         conn = db.get_db()
         code_hash = db.digest(code)
+        now = clock.now()
+        # The SSO session that authenticated the user must still be live: a code issued just
+        # before a logout (or the session's expiry) must not yield tokens after it.
         claimed = conn.execute(
             "UPDATE authorization_codes SET used = 1 "
-            "WHERE code_hash = ? AND client_id = ? AND used = 0 AND expires_at > ? RETURNING *",
-            (code_hash, client.get_client_id(), clock.now()),
+            "WHERE code_hash = ? AND client_id = ? AND used = 0 AND expires_at > ? "
+            "AND EXISTS (SELECT 1 FROM sso_sessions s WHERE s.key = authorization_codes.session_key"
+            " AND s.ended_at IS NULL AND s.expires_at > ?) RETURNING *",
+            (code_hash, client.get_client_id(), now, now),
         ).fetchone()
         conn.commit()
         if claimed is not None:
@@ -451,12 +461,35 @@ class EndSessionEndpoint(_EndSessionEndpoint):
         return True
 
     def end_session(self, end_session_request: EndSessionRequest) -> None:
+        """End the browser's session if the hint names it (or the user confirmed), else nothing.
+
+        With no SSO cookie, only the session named by the hint's ``sid`` ends. A hint for another
+        session never ends the browser's one unless the user confirmed (``g`` flag set by the
+        route), so an old or foreign ID token in a link cannot log anyone out.
+        """
+        claims = end_session_request.id_token_claims
         session = sso.current()
-        claims = end_session_request.id_token_claims or {}
-        if session is None and claims.get("sid"):
-            session = sso.by_sid(db.get_db(), claims["sid"], clock.now())
         if session is not None:
-            sso.end(session, reason="end_session")
+            if claims is None or hint_names_session(claims, session) or g.get(LOGOUT_CONFIRMED):
+                sso.end(session, reason="end_session")
+            return
+        if claims and claims.get("sid"):
+            named = sso.by_sid(db.get_db(), claims["sid"], clock.now())
+            if named is not None:
+                sso.end(named, reason="end_session")
+
+
+LOGOUT_CONFIRMED = "devidp_logout_confirmed"
+
+
+def hint_names_session(claims: dict | None, session: sso.SSOSession) -> bool:
+    """Whether an ``id_token_hint``'s claims belong to ``session``: its ``sid``, else its ``sub``."""
+    if not claims:
+        return False
+    if claims.get("sid"):
+        return hmac.compare_digest(str(claims["sid"]), session.sid)
+    user = users.find_by_id(db.get_db(), session.user_id)
+    return user is not None and claims.get("sub") == user.sub
 
 
 # --- wiring -----------------------------------------------------------------------------------

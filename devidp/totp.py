@@ -4,8 +4,9 @@ Codes are 6 digits, SHA-1, 30 s steps, as authenticator apps expect. A code is a
 current time step or one step either side (RFC 6238 §5.2 allows a small window for clock drift),
 and only for a step later than the last one used, so a code cannot be replayed (§5.2: "the
 verifier MUST NOT accept the second attempt of the OTP after the successful validation").
-The device is stored only after a correct code; until then the secret waits in
-``totp_enrolments`` so the setup page shows the same QR code on every try.
+The device is stored only after a correct code, and only if the user has none yet; until then
+the secret waits in the login flow's state (:func:`devidp.flow.enrolment_secret`), so the setup
+page shows the same QR code on every try and the secret expires with the flow.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def normalise(code: str) -> str:
 def verify(secret: str, code: str, *, now: float, last_used_step: int | None) -> Verification:
     """Check ``code`` at ``now`` with one step of drift; refuse steps already used."""
     code = normalise(code)
-    if len(code) != DIGITS or not code.isdigit():
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):  # not "١٢٣٤٥٦"
         return Verification(Outcome.INVALID)
     current = time_step(now)
     matched = None
@@ -118,33 +119,25 @@ def get_device(conn: sqlite3.Connection, user_id: int) -> Device | None:
     return Device(row["user_id"], row["secret"], row["last_used_step"])
 
 
-def enrolment_secret(conn: sqlite3.Connection, user_id: int, now: float) -> str:
-    """The secret shown on the setup page: the pending one, or a new one."""
-    row = conn.execute(
-        "SELECT secret FROM totp_enrolments WHERE user_id = ?", (user_id,)
-    ).fetchone()
-    if row is not None:
-        return row["secret"]
-    secret = new_secret()
-    conn.execute(
-        "INSERT INTO totp_enrolments (user_id, secret, created_at) VALUES (?, ?, ?)",
-        (user_id, secret, now),
-    )
-    conn.commit()
-    return secret
-
-
 def confirm_device(
     conn: sqlite3.Connection, user_id: int, secret: str, step: int, now: float
-) -> None:
-    """Save the device after a correct code; ``step`` counts as used."""
-    conn.execute(
-        "INSERT OR REPLACE INTO totp_devices (user_id, secret, last_used_step, confirmed_at) "
-        "VALUES (?, ?, ?, ?)",
-        (user_id, secret, step, now),
-    )
-    conn.execute("DELETE FROM totp_enrolments WHERE user_id = ?", (user_id,))
+) -> bool:
+    """Save the device after a correct code (``step`` counts as used); False if one exists.
+
+    A plain INSERT: an enrolled device is never replaced by a setup page that was still open
+    in another flow (only the admin's ``reset`` removes a device).
+    """
+    try:
+        conn.execute(
+            "INSERT INTO totp_devices (user_id, secret, last_used_step, confirmed_at) "
+            "VALUES (?, ?, ?, ?)",
+            (user_id, secret, step, now),
+        )
+    except sqlite3.IntegrityError:
+        conn.rollback()
+        return False
     conn.commit()
+    return True
 
 
 def claim_step(conn: sqlite3.Connection, user_id: int, step: int) -> bool:

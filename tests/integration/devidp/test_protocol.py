@@ -8,6 +8,8 @@ its clock file.
 from __future__ import annotations
 
 import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pyotp
 import pytest
@@ -19,11 +21,16 @@ from tests.support.devidp import ACR_PASSWORD
 from tests.support.devidp import AMR_MFA
 from tests.support.devidp import BRAND
 from tests.support.devidp import CLIENT_ID
+from tests.support.devidp import DEFAULT_USERS
 from tests.support.devidp import DEMO_USERNAME
 from tests.support.devidp import MESSAGE_LOCKED
 from tests.support.devidp import MESSAGE_REUSED_CODE
 from tests.support.devidp import MESSAGE_WRONG_CODE
 from tests.support.devidp import MESSAGE_WRONG_PASSWORD
+
+from .helpers import Browser
+from .helpers import Journey
+from .helpers import Tokens
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
@@ -587,3 +594,171 @@ def test_backchannel_logout_only_goes_to_clients_of_the_session(
     assert result.stdout.count("back-channel logout to") == 1
     assert "other-app" not in result.stdout
     assert rp.verify_logout_token(receiver.tokens.get_nowait())[1]["sid"] == first.claims["sid"]
+
+
+# --- logout links with an ID token of another session ---------------------------------------
+
+OTHER_USER = {
+    "username": "other",
+    "password": "other-password-2fa",
+    "name": "Other Customer",
+    "email": "other@example.com",
+}
+TWO_USERS = {"users": [*DEFAULT_USERS, OTHER_USER]}
+
+
+def _first_login_in_new_browser(idp, rp, username: str, password: str) -> tuple[Journey, Tokens]:
+    journey = Journey(idp, Browser(idp.url), rp)
+    landing, auth = journey.start()
+    landing = journey.enter_credentials(landing, username=username, password=password)
+    journey.secret = journey.setup_secret(landing)
+    landing = journey.browser.submit(landing, code=journey.code())
+    return journey, rp.finish(landing, auth)
+
+
+@pytest.mark.parametrize("idp_options", [TWO_USERS])
+def test_end_session_with_another_users_hint_asks_for_confirmation(
+    journey, idp, rp, receiver, idp_options
+):
+    a = journey.first_login()
+    other, b_tokens = _first_login_in_new_browser(
+        idp, rp, OTHER_USER["username"], OTHER_USER["password"]
+    )
+    try:
+        # A's browser follows a link carrying B's (valid) ID token: nothing ends without asking.
+        landing = journey.end_session(b_tokens)
+        assert landing.redirect is None
+        assert landing.button_labels() == ["Log out"]
+        assert journey.browser.cookie("devidp_sso") is not None
+        assert journey.silent_login(prompt="none").claims["sid"] == a.claims["sid"]
+        assert other.silent_login(prompt="none").claims["sid"] == b_tokens.claims["sid"]
+        assert receiver.pending() == []
+
+        # B's own hint in B's browser logs out at once and goes back to the client.
+        landing = other.end_session(b_tokens)
+        assert landing.redirect == rp.post_logout_redirect_uri + "?state=logout-state"
+        assert rp.verify_logout_token(receiver.wait_for_token())[1]["sid"] == b_tokens.claims["sid"]
+        assert journey.silent_login(prompt="none").claims["sid"] == a.claims["sid"]
+    finally:
+        other.browser.close()
+
+
+def test_end_session_with_a_hint_of_an_earlier_session_asks_for_confirmation(journey, browser, rp):
+    old = journey.first_login()
+    landing, auth = journey.start(prompt="login")
+    landing = journey.enter_credentials(landing)
+    current = rp.finish(browser.submit(landing, code=journey.next_code()), auth)
+    landing = journey.end_session(old.tokens)
+    assert landing.button_labels() == ["Log out"]
+    assert journey.silent_login(prompt="none").claims["sid"] == current.claims["sid"]
+    # Confirming logs this browser out and still redirects to the client's registered URI.
+    landing = browser.submit(landing)
+    assert landing.redirect == rp.post_logout_redirect_uri + "?state=logout-state"
+    landing, _ = journey.start(prompt="none")
+    assert landing.params()["error"] == "login_required"
+
+
+def test_end_session_without_sso_cookie_ends_only_the_hinted_session(journey, idp, rp, receiver):
+    first = journey.first_login()
+    stranger = Browser(idp.url)
+    try:
+        landing = Journey(idp, stranger, rp).end_session(first.tokens)
+    finally:
+        stranger.close()
+    assert landing.redirect == rp.post_logout_redirect_uri + "?state=logout-state"
+    assert rp.verify_logout_token(receiver.wait_for_token())[1]["sid"] == first.claims["sid"]
+    landing, _ = journey.start(prompt="none")
+    assert landing.params()["error"] == "login_required"
+
+
+def test_concurrent_wrong_passwords_cannot_pass_the_lockout(journey, browser, idp):
+    landing, _ = journey.start()
+    landing = browser.submit(landing, username=DEMO_USERNAME)
+    form = landing.form()
+    data = {i["name"]: i.get("value", "") for i in form.find_all("input") if i.get("name")}
+    data["password"] = "wrong"
+    cookies = browser.session.cookies.get_dict()
+    barrier = threading.Barrier(20)
+
+    def guess(_: int) -> str:
+        with requests.Session() as session:
+            session.cookies.update(cookies)
+            barrier.wait(timeout=30)
+            response = session.post(landing.url, data=data, allow_redirects=False, timeout=30)
+        return response.text
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(guess, range(20)))
+    checked = sum(MESSAGE_WRONG_PASSWORD in answer for answer in answers)
+    locked = sum(MESSAGE_LOCKED in answer for answer in answers)
+    assert checked <= 5
+    assert checked + locked == 20
+
+
+def test_a_second_setup_flow_cannot_replace_the_enrolled_device(journey, browser, idp, rp):
+    landing, auth = journey.start()
+    first_setup = journey.enter_credentials(landing)
+    other = Journey(idp, Browser(idp.url), rp)
+    try:
+        landing, other_auth = other.start()
+        second_setup = other.enter_credentials(landing)
+        first_secret = journey.setup_secret(first_setup)
+        second_secret = other.setup_secret(second_setup)
+        assert first_secret != second_secret  # each flow has its own pending secret
+
+        journey.secret = first_secret
+        rp.finish(browser.submit(first_setup, code=journey.code()), auth)
+
+        # The other flow's setup page is gone: GET and POST lead to the code step.
+        landing = other.browser.submit(second_setup, code=other.code(second_secret))
+        assert landing.soup.find(id="totp-secret") is None
+        assert landing.field_names() == ["code"]
+        again = other.browser.open(idp.url + "/login/totp-setup")
+        assert again.field_names() == ["code"]
+        with sqlite3.connect(idp.db_path) as conn:
+            [(secret,)] = conn.execute("SELECT secret FROM totp_devices").fetchall()
+        assert secret == first_secret
+
+        # The enrolled device's codes still work, in the other flow too.
+        landing = other.browser.submit(landing, code=journey.next_code())
+        assert rp.finish(landing, other_auth).claims["amr"] == AMR_MFA
+    finally:
+        other.browser.close()
+
+
+@pytest.mark.parametrize("how", ["cli", "end_session", "expiry"])
+def test_code_of_an_ended_sso_session_is_refused(journey, rp, idp, how):
+    first = journey.first_login()
+    if how == "expiry":
+        idp.advance_clock(43200 - first.claims["iat"] + first.claims["auth_time"] - 30)
+    landing, auth = _code_for(journey, first=False)
+    if how == "cli":
+        result = idp.cli("end-sessions", DEMO_USERNAME)
+        assert result.returncode == 0, result.stdout + result.stderr
+    elif how == "end_session":
+        assert journey.end_session(first.tokens).redirect is not None
+    else:
+        idp.advance_clock(31)  # the code is 31 s old: alive, but its SSO session has expired
+    with pytest.raises(OAuthError) as caught:
+        rp.fetch_token(landing.redirect, auth)
+    assert caught.value.error == "invalid_grant"
+
+
+@pytest.mark.parametrize("idp_options", [{"extra_clients": [OTHER_CLIENT]}])
+def test_code_is_bound_to_the_client(journey, rp, idp, idp_options):
+    landing, auth = _code_for(journey)
+    params = landing.params()
+    response = requests.post(
+        rp.metadata["token_endpoint"],
+        data={
+            "grant_type": "authorization_code",
+            "code": params["code"],
+            "redirect_uri": rp.redirect_uri,
+            "code_verifier": auth.code_verifier,
+        },
+        auth=(OTHER_CLIENT["client_id"], OTHER_CLIENT["client_secret"]),
+        timeout=10,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+    assert "id_token" not in response.json()

@@ -132,3 +132,23 @@ def test_a_login_without_an_authorization_request_shows_signed_in(client, fake_c
     )
     assert response.location == "/login/done"
     assert "You are signed in" in client.get("/login/done").get_data(as_text=True)
+
+
+def test_non_ascii_digits_are_a_wrong_code_not_an_error(client, app):
+    from devidp import db
+    from devidp import lockout
+
+    token = csrf(client.get("/login"))
+    client.post("/login", data={"csrf_token": token, "username": "demo"})
+    client.post("/login/password", data={"csrf_token": token, "password": "demo-password-2fa"})
+    for code in ("١٢٣٤٥٦", "１２３４５６"):
+        response = client.post("/login/totp-setup", data={"csrf_token": token, "code": code})
+        assert response.status_code == 200
+        assert "code is not valid" in response.get_data(as_text=True)
+    with app.app_context():
+        row = (
+            db.get_db()
+            .execute("SELECT failures FROM lockouts WHERE key = ?", (lockout.key_for("demo"),))
+            .fetchone()
+        )
+    assert row["failures"] == 2  # counted as failed attempts

@@ -71,3 +71,34 @@ def test_the_message_says_how_long_to_wait(seconds, text):
     message = lockout.message(seconds)
     assert message.startswith("Too many attempts")
     assert text in message + " "
+
+
+def test_attempts_are_counted_before_they_are_checked(conn):
+    # Twenty guesses arrive together: each is counted before its (slow) check, so only the
+    # first five may be checked at all; the others are refused, and the sixth locks.
+    waits = [lockout.begin_attempt(conn, "user:demo", NOW) for _ in range(20)]
+    assert waits[:5] == [0] * 5
+    assert all(wait == 30 for wait in waits[5:])
+    assert lockout.seconds_left(conn, "user:demo", NOW) == 30
+    # The five checked guesses turn out wrong: no further lock stacks up.
+    assert [lockout.attempt_failed(conn, "user:demo", NOW) for _ in range(5)] == [0] * 5
+    assert lockout.seconds_left(conn, "user:demo", NOW) == 30
+
+
+def test_the_fifth_counted_wrong_attempt_locks(conn):
+    for _ in range(4):
+        assert lockout.begin_attempt(conn, "user:demo", NOW) == 0
+        assert lockout.attempt_failed(conn, "user:demo", NOW) == 0
+    assert lockout.begin_attempt(conn, "user:demo", NOW) == 0
+    assert lockout.attempt_failed(conn, "user:demo", NOW) == 30
+    assert lockout.begin_attempt(conn, "user:demo", NOW + 10) == 20  # refused while locked
+
+
+def test_a_right_answer_does_not_count_as_a_failure(conn):
+    for _ in range(4):
+        lockout.begin_attempt(conn, "user:demo", NOW)
+        lockout.attempt_failed(conn, "user:demo", NOW)
+    assert lockout.begin_attempt(conn, "user:demo", NOW) == 0
+    lockout.attempt_succeeded(conn, "user:demo")  # e.g. the right password, a code still due
+    assert lockout.begin_attempt(conn, "user:demo", NOW) == 0
+    assert lockout.attempt_failed(conn, "user:demo", NOW) == 30  # still the fifth failure

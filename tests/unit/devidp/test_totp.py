@@ -41,7 +41,9 @@ def test_a_used_step_and_earlier_steps_are_refused_as_reused():
     )
 
 
-@pytest.mark.parametrize("bad", ["", "12345", "1234567", "abcdef", "12 34 5x"])
+@pytest.mark.parametrize(
+    "bad", ["", "12345", "1234567", "abcdef", "12 34 5x", "١٢٣٤٥٦", "１２３４５６", "¹²³⁴⁵⁶"]
+)
 def test_malformed_codes_are_invalid(bad):
     assert totp.verify(SECRET, bad, now=NOW, last_used_step=None).outcome is totp.Outcome.INVALID
 
@@ -82,10 +84,12 @@ def test_device_storage_claims_each_step_once(app):
     with app.app_context():
         conn = db.get_db()
         user = users.find_by_username(conn, "demo")
-        secret = totp.enrolment_secret(conn, user.id, NOW)
-        assert totp.enrolment_secret(conn, user.id, NOW + 5) == secret  # same QR on retry
+        secret = totp.new_secret()
         assert totp.get_device(conn, user.id) is None
-        totp.confirm_device(conn, user.id, secret, STEP, NOW)
+        assert totp.confirm_device(conn, user.id, secret, STEP, NOW)
+        assert totp.get_device(conn, user.id) == totp.Device(user.id, secret, STEP)
+        # A second enrolment never replaces the device.
+        assert not totp.confirm_device(conn, user.id, totp.new_secret(), STEP + 5, NOW)
         assert totp.get_device(conn, user.id) == totp.Device(user.id, secret, STEP)
         assert not totp.claim_step(conn, user.id, STEP)
         assert totp.claim_step(conn, user.id, STEP + 1)
