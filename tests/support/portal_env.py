@@ -17,3 +17,18 @@ def portal_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
     }
     env.update(overrides)
     return env
+
+
+def redis_env(tmp_path: Path, redis_url: str, **overrides: str) -> dict[str, str]:
+    """The same, with sessions in the given Redis and the mocked provider's issuer."""
+    from tests.support.mock_idp import ISSUER
+
+    return portal_env(
+        tmp_path,
+        **{
+            "PORTAL_OIDC_ISSUER": ISSUER,
+            "PORTAL_SESSION_BACKEND": "redis",
+            "PORTAL_REDIS_URL": redis_url,
+            **overrides,
+        },
+    )

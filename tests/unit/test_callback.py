@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -14,6 +13,7 @@ from portal import create_app
 from portal.clock import FixedClock
 from tests.support.mock_idp import ISSUER
 from tests.support.mock_idp import MockIdP
+from tests.support.payloads import open_redirect_payloads
 from tests.support.portal_env import portal_env
 from tests.support.tokens import sign
 from tests.support.tokens import unsigned
@@ -403,13 +403,7 @@ def test_confirm_authenticator_needs_a_csrf_token(client, idp):
     assert client.post("/login/confirm-authenticator").status_code == 400
 
 
-PAYLOADS = [
-    line
-    for line in (Path(__file__).parents[1] / "data" / "open-redirect-payloads.txt")
-    .read_text()
-    .splitlines()
-    if line.strip() and not line.startswith("#")
-]
+PAYLOADS = open_redirect_payloads()
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from portal.redirects import DEFAULT_TARGET
 from portal.redirects import safe_target
+from tests.support.payloads import open_redirect_payloads
 
-PAYLOADS = [
-    line
-    for line in (Path(__file__).parents[1] / "data" / "open-redirect-payloads.txt")
-    .read_text()
-    .splitlines()
-    if line.strip() and not line.startswith("#")
-]
+PAYLOADS = open_redirect_payloads()
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)

@@ -120,52 +120,48 @@ def test_oversized_body_is_refused(tmp_path):
     assert response.is_json
 
 
-def test_logout_works_over_https_with_the_referer_browsers_send(tmp_path, idp):
-    """Flask-WTF's strict https check needs a same-origin Referer; the policy must allow it."""
+HTTPS_BASE = "https://portal.example.com"
+
+
+def https_signed_in(tmp_path, idp):
+    """A client signed in over https; returns it and the CSRF token of its account page."""
     from bs4 import BeautifulSoup
 
-    base = "https://portal.example.com"
-    app = make(tmp_path, PORTAL_BASE_URL=base)
-    client = app.test_client()
-    start = client.get("/login", base_url=base)
+    client = make(tmp_path, PORTAL_BASE_URL=HTTPS_BASE).test_client()
+    start = client.get("/login", base_url=HTTPS_BASE)
     params = {k: v[0] for k, v in parse_qs(urlsplit(start.headers["Location"]).query).items()}
     idp.last_nonce = params["nonce"]
     client.get(
         "/auth/callback",
         query_string={"code": "c", "state": params["state"], "iss": ISSUER},
-        base_url=base,
+        base_url=HTTPS_BASE,
     )
-    page = client.get("/account", base_url=base)
+    page = client.get("/account", base_url=HTTPS_BASE)
     assert page.headers["Referrer-Policy"] == "same-origin"  # browsers then send a Referer
     token = BeautifulSoup(page.get_data(as_text=True), "html.parser").find(
         "input", attrs={"name": "csrf_token"}
     )["value"]
+    return client, token
+
+
+def test_logout_works_over_https_with_the_referer_browsers_send(tmp_path, idp):
+    """Flask-WTF's strict https check needs a same-origin Referer; the policy must allow it."""
+    client, token = https_signed_in(tmp_path, idp)
     response = client.post(
         "/logout",
         data={"csrf_token": token},
-        base_url=base,
-        headers={"Referer": f"{base}/account"},
+        base_url=HTTPS_BASE,
+        headers={"Referer": f"{HTTPS_BASE}/account"},
     )
     assert response.status_code == 302
 
 
 @pytest.mark.parametrize("referer", [None, "https://evil.example.com/page"])
 def test_https_logout_from_another_site_is_refused(tmp_path, idp, referer):
-    from bs4 import BeautifulSoup
-
-    base = "https://portal.example.com"
-    client = make(tmp_path, PORTAL_BASE_URL=base).test_client()
-    start = client.get("/login", base_url=base)
-    params = {k: v[0] for k, v in parse_qs(urlsplit(start.headers["Location"]).query).items()}
-    idp.last_nonce = params["nonce"]
-    client.get(
-        "/auth/callback",
-        query_string={"code": "c", "state": params["state"], "iss": ISSUER},
-        base_url=base,
-    )
-    page = client.get("/account", base_url=base).get_data(as_text=True)
-    token = BeautifulSoup(page, "html.parser").find("input", attrs={"name": "csrf_token"})["value"]
+    client, token = https_signed_in(tmp_path, idp)
     headers = {"Referer": referer} if referer else {}
-    response = client.post("/logout", data={"csrf_token": token}, base_url=base, headers=headers)
+    response = client.post(
+        "/logout", data={"csrf_token": token}, base_url=HTTPS_BASE, headers=headers
+    )
     assert response.status_code == 400
-    assert client.get("/account", base_url=base).status_code == 200
+    assert client.get("/account", base_url=HTTPS_BASE).status_code == 200

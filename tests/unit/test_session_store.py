@@ -15,6 +15,7 @@ from portal.session_store import storage_ttl
 from tests.support.mock_idp import ISSUER
 from tests.support.mock_idp import MockIdP
 from tests.support.portal_env import portal_env
+from tests.support.portal_env import redis_env
 from tests.support.tokens import logout_claims
 from tests.support.tokens import sign
 
@@ -61,13 +62,7 @@ def test_redis_key_expiry_follows_the_session(redis_url, tmp_path, rsps):
     idp = MockIdP(rsps)
     clock = FixedClock()
     app = create_app(
-        portal_env(
-            tmp_path,
-            PORTAL_OIDC_ISSUER=ISSUER,
-            PORTAL_SESSION_BACKEND="redis",
-            PORTAL_REDIS_URL=redis_url,
-            PORTAL_IDLE_TIMEOUT="1800",
-        ),
+        redis_env(tmp_path, redis_url, PORTAL_IDLE_TIMEOUT="1800"),
         clock=clock,
     )
     client = app.test_client()
@@ -84,15 +79,7 @@ def test_redis_key_expiry_follows_the_session(redis_url, tmp_path, rsps):
 
 def test_redis_key_expiry_is_the_idle_timeout_for_fresh_logins(redis_url, tmp_path, rsps):
     idp = MockIdP(rsps)
-    app = create_app(
-        portal_env(
-            tmp_path,
-            PORTAL_OIDC_ISSUER=ISSUER,
-            PORTAL_SESSION_BACKEND="redis",
-            PORTAL_REDIS_URL=redis_url,
-            PORTAL_IDLE_TIMEOUT="1800",
-        )
-    )
+    app = create_app(redis_env(tmp_path, redis_url, PORTAL_IDLE_TIMEOUT="1800"))
     client = app.test_client()
     login(client, idp)
     store = redis.Redis.from_url(redis_url)
@@ -280,14 +267,7 @@ def test_logout_token_retry_after_store_failure_is_applied(make_app, rsps, monke
 
 def test_jti_is_remembered_as_long_as_the_token_is_acceptable(redis_url, tmp_path, rsps):
     idp = MockIdP(rsps)
-    app = create_app(
-        portal_env(
-            tmp_path,
-            PORTAL_OIDC_ISSUER=ISSUER,
-            PORTAL_SESSION_BACKEND="redis",
-            PORTAL_REDIS_URL=redis_url,
-        )
-    )
+    app = create_app(redis_env(tmp_path, redis_url))
     token = sign(logout_claims(jti="long-lived", sid="sid-z"), idp.key)
     assert (
         app.test_client().post("/auth/backchannel-logout", data={"logout_token": token}).status_code

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from portal import create_app
-from tests.support.mock_idp import ISSUER
 from tests.support.mock_idp import MockIdP
-from tests.support.portal_env import portal_env
+from tests.support.portal_env import redis_env
 from tests.support.redis_server import RedisServer
 
 
@@ -20,15 +19,7 @@ def own_redis(tmp_path):
 
 def test_redis_outage_and_recovery(tmp_path, own_redis, rsps):
     idp = MockIdP(rsps)
-    app = create_app(
-        portal_env(
-            tmp_path,
-            PORTAL_OIDC_ISSUER=ISSUER,
-            PORTAL_SESSION_BACKEND="redis",
-            PORTAL_REDIS_URL=own_redis.url,
-            PORTAL_HTTP_TIMEOUT="1",
-        )
-    )
+    app = create_app(redis_env(tmp_path, own_redis.url, PORTAL_HTTP_TIMEOUT="1"))
     client = app.test_client()
     idp.callback(client, idp.begin(client))
     assert client.get("/account").status_code == 200
