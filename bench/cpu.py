@@ -12,13 +12,10 @@ from pathlib import Path
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def group_cpu_seconds(pgid: int) -> float | None:
-    """utime + stime of every live process whose process group is ``pgid``."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return None
-    total = 0
-    for entry in proc.iterdir():
+def _group_stats(pgid: int) -> list[tuple[int, list[str]]]:
+    """(pid, stat fields after the command name) of every live process in group ``pgid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
@@ -28,22 +25,21 @@ def group_cpu_seconds(pgid: int) -> float | None:
         # the command name may contain spaces: fields start after the last ')'
         fields = stat[stat.rindex(")") + 2 :].split()
         if int(fields[2]) == pgid:  # field 5 of stat: pgrp
-            total += int(fields[11]) + int(fields[12])  # fields 14, 15: utime, stime
+            found.append((int(entry.name), fields))
+    return found
+
+
+def group_cpu_seconds(pgid: int) -> float | None:
+    """utime + stime of every live process whose process group is ``pgid``."""
+    if not Path("/proc").is_dir():
+        return None
+    # fields 14, 15 of stat: utime, stime
+    total = sum(int(f[11]) + int(f[12]) for _, f in _group_stats(pgid))
     return total / _TICK
 
 
 def group_pids(pgid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat[stat.rindex(")") + 2 :].split()[2]) == pgid:
-            found.append(int(entry.name))
-    return found
+    return [pid for pid, _ in _group_stats(pgid)]
 
 
 class CpuMeter:

@@ -32,11 +32,6 @@ CREATE TABLE IF NOT EXISTS totp_devices (
     last_used_step INTEGER,
     confirmed_at REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS totp_enrolments (
-    user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
-    secret TEXT NOT NULL,
-    created_at REAL NOT NULL
-);
 CREATE TABLE IF NOT EXISTS lockouts (
     key TEXT PRIMARY KEY,
     failures INTEGER NOT NULL DEFAULT 0,

@@ -35,23 +35,6 @@ def lock_seconds(lockouts: int) -> int:
     return min(MAX_SECONDS, BASE_SECONDS * 2 ** max(0, lockouts - 1))
 
 
-def record_failure(conn: sqlite3.Connection, key: str, now: float) -> int:
-    """Count one wrong password or code; return the lock in seconds if this one locks, else 0."""
-    conn.execute("INSERT OR IGNORE INTO lockouts (key) VALUES (?)", (key,))
-    conn.execute("UPDATE lockouts SET failures = failures + 1 WHERE key = ?", (key,))
-    row = conn.execute("SELECT failures, lockouts FROM lockouts WHERE key = ?", (key,)).fetchone()
-    wait = 0
-    if row["failures"] >= THRESHOLD:
-        lockouts = row["lockouts"] + 1
-        wait = lock_seconds(lockouts)
-        conn.execute(
-            "UPDATE lockouts SET failures = 0, lockouts = ?, locked_until = ? WHERE key = ?",
-            (lockouts, now + wait, key),
-        )
-    conn.commit()
-    return wait
-
-
 def begin_attempt(conn: sqlite3.Connection, key: str, now: float) -> int:
     """Count one attempt BEFORE its password or code is checked; return the wait if refused.
 

@@ -152,8 +152,7 @@ def claim_step(conn: sqlite3.Connection, user_id: int, step: int) -> bool:
 
 
 def reset(conn: sqlite3.Connection, user_id: int) -> bool:
-    """Remove the user's device (and any pending setup); True if there was a device."""
+    """Remove the user's device; True if there was a device."""
     cur = conn.execute("DELETE FROM totp_devices WHERE user_id = ?", (user_id,))
-    conn.execute("DELETE FROM totp_enrolments WHERE user_id = ?", (user_id,))
     conn.commit()
     return cur.rowcount > 0

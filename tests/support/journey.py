@@ -79,16 +79,21 @@ class Journey:
         self, user: User, page: Page | None = None, *, expect_screens: bool | None = None
     ) -> Page:
         """From Login to the account page, answering whatever the IdP asks."""
+        page = self.through_idp(user, page)
+        assert page.path == "/auth/signed-in", f"ended on {page.url}: {page.text[:800]}"
+        if expect_screens is not None:
+            assert bool(self.seen_idp_screens) == expect_screens, self.seen_idp_screens
+        return page.click("Continue")
+
+    def through_idp(self, user: User, page: Page | None = None) -> Page:
+        """From Login (or ``page``) through the IdP's screens to the first portal page."""
         page = page or self.press_login()
         self.seen_idp_screens = []
         for _ in range(10):
             if page.url.startswith(self.portal.url):
                 break
-            page = self._answer(user, page)
-        assert page.path == "/auth/signed-in", f"ended on {page.url}: {page.text[:800]}"
-        if expect_screens is not None:
-            assert bool(self.seen_idp_screens) == expect_screens, self.seen_idp_screens
-        return page.click("Continue")
+            page = self.answer(user, page)
+        return page
 
     def first_login(self, user: User) -> Page:
         account = self.login(user)
@@ -115,7 +120,8 @@ class Journey:
         assert code is not None
         return code
 
-    def _answer(self, user: User, page: Page) -> Page:
+    def answer(self, user: User, page: Page) -> Page:
+        """Answer one IdP screen as the customer would."""
         soup = page.soup
         if soup.find(id="totp-secret") is not None:
             self.seen_idp_screens.append("totp-setup")

@@ -23,7 +23,7 @@ def conn(tmp_path):
 def fail(conn: sqlite3.Connection, key: str, times: int, now: float) -> int:
     wait = 0
     for _ in range(times):
-        wait = lockout.record_failure(conn, key, now)
+        wait = lockout.begin_attempt(conn, key, now) or lockout.attempt_failed(conn, key, now)
     return wait
 
 
