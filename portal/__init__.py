@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 from flask import Flask
 
@@ -16,8 +15,6 @@ from portal.clock import Clock
 from portal.clock import FileOffsetClock
 from portal.clock import SystemClock
 from portal.settings import Settings
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(
@@ -37,11 +34,7 @@ def create_app(
             FileOffsetClock(settings.test_clock_file) if settings.test_clock_file else SystemClock()
         )
 
-    app = Flask(
-        __name__,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
-    )
+    app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=64 * 1024)
     app.extensions["portal.settings"] = settings
     app.extensions["portal.clock"] = clock

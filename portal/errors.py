@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from flask import Flask
 from flask import Response
-from flask import current_app
 from flask import jsonify
 from flask import render_template
 from flask import request
@@ -18,7 +18,6 @@ from flask import session
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from portal.session_store import STORE_ERRORS
 from portal.session_store import StoreUnavailable
 
 log = logging.getLogger("portal.errors")
@@ -54,13 +53,23 @@ MESSAGES = {
 
 def error_page(kind: str, status: int, *, login: bool = True) -> Response:
     title, message = MESSAGES[kind]
-    page = render_template(
-        "error.html", title=title, message=message, show_login=login, status=status
-    )
-    response = Response(page, status=status)
+    response = render_error(title, message, status, login=login)
     if status == 503:
         response.headers["Retry-After"] = "30"
     return response
+
+
+def render_error(title: str, message: str, status: int, *, login: bool = False) -> Response:
+    """The error page; plain text when the page itself cannot be rendered (a broken
+    install), so the customer still gets an answer with the right status."""
+    try:
+        page = render_template(
+            "error.html", title=title, message=message, show_login=login, status=status
+        )
+    except Exception:
+        log.exception("the error page could not be rendered")
+        return Response(f"{title}. {message}\n", status=status, mimetype="text/plain")
+    return Response(page, status=status)
 
 
 def json_error(error: str, description: str, status: int) -> Response:
@@ -85,15 +94,11 @@ def init_app(app: Flask) -> None:
         log.warning(
             "refused %s %s: CSRF check failed (%s)", request.method, request.path, exc.description
         )
-        title = "This form has expired"
-        page = render_template(
-            "error.html",
-            title=title,
-            message="For your security the form could not be accepted. Please go back and try again.",
-            show_login=False,
-            status=400,
+        return render_error(
+            "This form has expired",
+            "For your security the form could not be accepted. Please go back and try again.",
+            400,
         )
-        return Response(page, status=400)
 
     @app.errorhandler(StoreUnavailable)
     def store_unavailable(exc: StoreUnavailable) -> Response:
@@ -111,27 +116,24 @@ def init_app(app: Flask) -> None:
             log.warning("rate limit hit: %s %s", request.method, request.path)
         if _wants_json():
             return json_error(exc.name.lower().replace(" ", "_"), exc.description or "", status)
-        page = render_template(
-            "error.html", title=exc.name, message=_plain(status), show_login=False, status=status
-        )
-        return Response(page, status=status)
+        return render_error(exc.name, _plain(status), status)
 
     @app.errorhandler(Exception)
     def internal_error(exc: Exception) -> Response:
         original = getattr(exc, "original_exception", None) or exc
-        if isinstance(original, STORE_ERRORS):
+        if isinstance(original, StoreUnavailable):
+            return store_unavailable(original)
+        if isinstance(original, redis.exceptions.RedisError):
+            # Redis was called outside the session store's wrappers (e.g. by the rate limiter)
             return store_unavailable(StoreUnavailable(type(original).__name__))
-        current_app.logger.exception("unexpected error on %s %s", request.method, request.path)
+        log.error(
+            "unexpected error on %s %s", request.method, request.path, exc_info=original
+        )
         if _wants_json():
             return json_error("server_error", "unexpected error", 500)
-        page = render_template(
-            "error.html",
-            title="Something went wrong",
-            message="An unexpected error occurred. Please try again.",
-            show_login=False,
-            status=500,
+        return render_error(
+            "Something went wrong", "An unexpected error occurred. Please try again.", 500
         )
-        return Response(page, status=500)
 
 
 def _plain(status: int) -> str:

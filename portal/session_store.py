@@ -103,14 +103,22 @@ class _LifetimeBound:
         Flask-Session's ``regenerate`` skips empty sessions, but at login the pre-login
         session may already be empty, and its id must still die (session fixation).
         """
-        self._delete_session(self._get_store_id(session.sid))  # type: ignore[attr-defined]
+        try:
+            self._delete_session(self._get_store_id(session.sid))  # type: ignore[attr-defined]
+        except STORE_ERRORS as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
         session.sid = self._generate_sid(self.sid_length)  # type: ignore[attr-defined]
         session.modified = True
 
     def save_session(self, app: Flask, session: ServerSideSession, response: Any) -> None:
         if isinstance(session, UnavailableSession):
             return
-        super().save_session(app, session, response)  # type: ignore[misc]
+        try:
+            super().save_session(app, session, response)  # type: ignore[misc]
+        except STORE_ERRORS as exc:
+            # Named here, where a store error is certain, so the error handler never has to
+            # guess whether an OSError came from the store or from elsewhere (a template).
+            raise StoreUnavailable(type(exc).__name__) from exc
 
 
 class PortalRedisSessionInterface(_LifetimeBound, RedisSessionInterface):

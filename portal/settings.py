@@ -104,20 +104,25 @@ class Settings:
 
         ``PORTAL_ENV_FILE`` names a file read first; real environment variables win over it.
         """
-        env = dict(os.environ if environ is None else environ)
+        env = _set_values(os.environ if environ is None else environ)
         env_file = env.get("PORTAL_ENV_FILE")
         if env_file:
             path = Path(env_file)
             if not path.is_file():
                 raise SettingsError("PORTAL_ENV_FILE", "a readable env file", env_file)
-            from_file = {k: v for k, v in dotenv_values(path).items() if v is not None}
-            env = {**from_file, **env}
+            env = {**_set_values(dotenv_values(path)), **env}
         return _parse(env)
+
+
+def _set_values(environ: Mapping[str, str | None]) -> dict[str, str]:
+    """The variables that have a value. ``PORTAL_REDIS_URL=`` (as deployment tools write for
+    "not set") behaves as unset, so the default or the env file's value applies."""
+    return {k: v.strip() for k, v in environ.items() if v is not None and v.strip()}
 
 
 def _parse(env: Mapping[str, str]) -> Settings:
     def get(name: str, default: str = "") -> str:
-        return env.get(name, default).strip()
+        return env.get(name, "").strip() or default
 
     def required(name: str, expected: str) -> str:
         value = get(name)

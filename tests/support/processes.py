@@ -76,9 +76,9 @@ class LiveProcess:
         last_error: Exception | None = None
         while time.monotonic() < end:
             if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"{self.name} exited with {self.proc.returncode}:\n{self.log_text()[-4000:]}"
-                )
+                code, log = self.proc.returncode, self.log_text()[-4000:]
+                self.stop()  # closes the log file, so no handle outlives the failure
+                raise RuntimeError(f"{self.name} exited with {code}:\n{log}")
             try:
                 if requests.get(url, timeout=1).status_code == 200:
                     return
@@ -94,7 +94,9 @@ class LiveProcess:
         end = time.monotonic() + deadline_s
         while time.monotonic() < end:
             if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited:\n{self.log_text()[-4000:]}")
+                log = self.log_text()[-4000:]
+                self.stop()
+                raise RuntimeError(f"{self.name} exited:\n{log}")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                     return

@@ -142,3 +142,45 @@ def test_missing_issuer_stops_the_cli_with_one_line(tmp_path):
         "portal: configuration error: PORTAL_OIDC_ISSUER: expected the IdP's issuer URL"
     ]
     assert "Traceback" not in result.stderr + result.stdout
+
+
+OPTIONAL_VARIABLES = (
+    "PORTAL_SESSION_BACKEND",
+    "PORTAL_SESSION_DIR",
+    "PORTAL_REDIS_URL",
+    "PORTAL_SSO_MAX_AGE",
+    "PORTAL_IDLE_TIMEOUT",
+    "PORTAL_LOGIN_TIMEOUT",
+    "PORTAL_REQUIRE_MFA",
+    "PORTAL_PROVIDER_PRESET",
+    "PORTAL_MFA_AMR",
+    "PORTAL_MFA_ACR",
+    "PORTAL_CLOCK_SKEW",
+    "PORTAL_ID_TOKEN_ALGORITHMS",
+    "PORTAL_SSO_NAME",
+    "PORTAL_SUPPORT_CONTACT",
+    "PORTAL_HTTP_TIMEOUT",
+    "PORTAL_FRESH_AUTH_MAX_AGE",
+    "PORTAL_TRUSTED_PROXIES",
+    "PORTAL_RATE_LIMIT",
+    "PORTAL_LOG_LEVEL",
+    "PORTAL_ENV_FILE",
+    "PORTAL_TEST_CLOCK_FILE",
+)
+
+
+@pytest.mark.parametrize("variable", OPTIONAL_VARIABLES)
+def test_optional_variable_set_empty_behaves_as_unset(tmp_path, variable):
+    base = portal_env(tmp_path)
+    unset = Settings.from_env({k: v for k, v in base.items() if k != variable})
+    for empty in ("", "  "):
+        assert Settings.from_env({**base, variable: empty}) == unset
+
+
+def test_empty_variable_in_the_environment_leaves_the_env_file_value(tmp_path):
+    env_file = tmp_path / "portal.env"
+    env_file.write_text("PORTAL_REDIS_URL=redis://127.0.0.1:6390/2\nPORTAL_SSO_NAME=\n")
+    env = portal_env(tmp_path, PORTAL_ENV_FILE=str(env_file), PORTAL_REDIS_URL="")
+    s = Settings.from_env(env)
+    assert s.redis_url == "redis://127.0.0.1:6390/2"
+    assert s.sso_name == "127.0.0.1"
