@@ -44,7 +44,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(config.DEFAULTS)
     path = config.config_path(test_config, os.environ)
     if path:
-        app.config.update(config.read_file(path))
+        app.config.update(config.read_file(path, os.environ))
     app.config.update(config.from_env(os.environ))
     if test_config:
         app.config.update({k: v for k, v in test_config.items() if k != "DEVIDP_CONFIG"})

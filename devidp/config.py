@@ -6,6 +6,10 @@ Settings are layered like the Flask tutorial's factory: ``DEFAULTS``, then the T
 typed :class:`Settings` object and refuses to start with a :class:`ConfigError` that names the bad
 key. The issuer rule follows OpenID Connect Discovery 1.0 §3 (an https URL without query or
 fragment), relaxed to plain http on loopback hosts so the demo runs without certificates.
+
+Clients' URIs in the file may contain ``${DEMO_PORTAL_PORT}``, replaced when the file is read by
+the port the demo runs the portal on (the ``DEMO_PORTAL_PORT`` environment variable, 8000 when
+unset or empty), so ``DEMO_PORTAL_PORT=8001 make demo`` registers the portal at that port.
 """
 
 from __future__ import annotations
@@ -26,6 +30,12 @@ DEFAULT_CONFIG_PATH = "config/devidp.toml"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 ENROLMENT_AMR_MODES = ("full", "authentik")
 DEV_SECRET_KEY = "dev-only-change-me"  # noqa: S105 - the known-weak value refused off loopback
+
+PORTAL_PORT_ENV = "DEMO_PORTAL_PORT"
+PORTAL_PORT_PLACEHOLDER = "${" + PORTAL_PORT_ENV + "}"
+DEFAULT_PORTAL_PORT = 8000
+#: Client keys whose URIs may carry ``PORTAL_PORT_PLACEHOLDER``.
+CLIENT_URI_KEYS = ("redirect_uris", "post_logout_redirect_uris", "backchannel_logout_uri")
 
 #: [idp] key in the TOML file -> Flask config key.
 IDP_KEYS = {
@@ -129,9 +139,14 @@ def config_path(test_config: Mapping[str, Any] | None, environ: Mapping[str, str
     return environ.get("DEVIDP_CONFIG") or DEFAULT_CONFIG_PATH
 
 
-def read_file(path: str | Path) -> dict[str, Any]:
-    """Read the TOML file into Flask config keys (see ``IDP_KEYS``)."""
+def read_file(path: str | Path, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Read the TOML file into Flask config keys (see ``IDP_KEYS``).
+
+    ``${DEMO_PORTAL_PORT}`` in clients' URIs becomes the port named by ``environ`` (default
+    ``os.environ``), see :func:`portal_port`.
+    """
     path = Path(path)
+    environ = os.environ if environ is None else environ
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
@@ -158,7 +173,50 @@ def read_file(path: str | Path) -> dict[str, Any]:
             if not isinstance(data[section], list):
                 raise ConfigError(f"{path}: {section} must be written as [[{section}]] tables")
             mapping[target] = data[section]
+    if "DEVIDP_CLIENTS" in mapping:
+        mapping["DEVIDP_CLIENTS"] = expand_portal_port(mapping["DEVIDP_CLIENTS"], environ)
     return mapping
+
+
+def portal_port(environ: Mapping[str, str]) -> int:
+    """The demo portal's port: ``DEMO_PORTAL_PORT``, or 8000 when unset or empty."""
+    value = environ.get(PORTAL_PORT_ENV, "").strip()
+    if not value:
+        return DEFAULT_PORTAL_PORT
+    if not (value.isascii() and value.isdigit()) or not 0 < int(value) < 65536:
+        raise ConfigError(f"{PORTAL_PORT_ENV} must be a port number (1-65535), not {value!r}")
+    return int(value)
+
+
+def expand_portal_port(clients: Any, environ: Mapping[str, str]) -> Any:
+    """Replace ``${DEMO_PORTAL_PORT}`` in every client's URIs (other values are left as they are).
+
+    The variable is only read, and checked, when a URI uses it.
+    """
+    if not isinstance(clients, list):
+        return clients
+    port: int | None = None
+
+    def expand(uri: Any) -> Any:
+        nonlocal port
+        if not isinstance(uri, str) or PORTAL_PORT_PLACEHOLDER not in uri:
+            return uri
+        if port is None:
+            port = portal_port(environ)
+        return uri.replace(PORTAL_PORT_PLACEHOLDER, str(port))
+
+    expanded = []
+    for entry in clients:
+        if isinstance(entry, dict):
+            entry = dict(entry)
+            for key in CLIENT_URI_KEYS:
+                if key in entry:
+                    value = entry[key]
+                    entry[key] = (
+                        [expand(v) for v in value] if isinstance(value, list) else expand(value)
+                    )
+        expanded.append(entry)
+    return expanded
 
 
 def from_env(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 Starts a private redis-server when one is installed (filesystem sessions otherwise), the dev
 IdP on 127.0.0.1:9000 and the portal on localhost:8000 (two host names, so the two apps'
 cookies stay apart), prints the URL and the demo login, and stops everything on Ctrl-C.
+DEMO_IDP_PORT and DEMO_PORTAL_PORT move them; the IdP gets DEMO_PORTAL_PORT too, so the portal's
+redirect, post-logout and back-channel URIs in config/devidp.toml follow the portal's port.
 """
 
 from __future__ import annotations
@@ -17,12 +19,33 @@ import sys
 import time
 import tomllib
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance" / "demo"
-IDP_PORT = int(os.environ.get("DEMO_IDP_PORT", "9000"))
-PORTAL_PORT = int(os.environ.get("DEMO_PORTAL_PORT", "8000"))
+
+
+def read_port(environ: Mapping[str, str], name: str, default: int) -> int:
+    """A port from the environment (empty means unset); a bad value stops the demo, naming it."""
+    value = environ.get(name, "").strip()
+    if not value:
+        return default
+    if not (value.isascii() and value.isdigit()) or not 0 < int(value) < 65536:
+        sys.exit(f"demo: {name} must be a port number (1-65535), not {value!r}")
+    return int(value)
+
+
+def idp_environment(
+    environ: Mapping[str, str], config_path: Path, idp_port: int, portal_port: int
+) -> dict[str, str]:
+    """The dev IdP's environment: this config, this issuer, and the portal's port."""
+    return {
+        **environ,
+        "DEVIDP_CONFIG": str(config_path),
+        "DEVIDP_ISSUER": f"http://127.0.0.1:{idp_port}",
+        "DEMO_PORTAL_PORT": str(portal_port),
+    }
 
 
 def port_free(port: int) -> bool:
@@ -45,8 +68,10 @@ def wait_http(url: str, proc: subprocess.Popen, name: str) -> None:
 
 
 def main() -> None:
+    idp_port = read_port(os.environ, "DEMO_IDP_PORT", 9000)
+    portal_port = read_port(os.environ, "DEMO_PORTAL_PORT", 8000)
     INSTANCE.mkdir(parents=True, exist_ok=True)
-    for port, what in ((IDP_PORT, "DEMO_IDP_PORT"), (PORTAL_PORT, "DEMO_PORTAL_PORT")):
+    for port, what in ((idp_port, "DEMO_IDP_PORT"), (portal_port, "DEMO_PORTAL_PORT")):
         if not port_free(port):
             sys.exit(f"demo: port {port} is in use; stop what uses it or set {what}")
     config_path = ROOT / "config" / "devidp.toml"
@@ -62,10 +87,10 @@ def main() -> None:
 
     procs: list[subprocess.Popen] = []
     portal_env = {
-        "PORTAL_OIDC_ISSUER": f"http://127.0.0.1:{IDP_PORT}",
+        "PORTAL_OIDC_ISSUER": f"http://127.0.0.1:{idp_port}",
         "PORTAL_OIDC_CLIENT_ID": client["client_id"],
         "PORTAL_OIDC_CLIENT_SECRET": client["client_secret"],
-        "PORTAL_BASE_URL": f"http://localhost:{PORTAL_PORT}",
+        "PORTAL_BASE_URL": f"http://localhost:{portal_port}",
         "PORTAL_SECRET_KEY": secret_file.read_text().strip(),
         "PORTAL_SSO_NAME": f"{brand} Auth",
         "PORTAL_SESSION_DIR": str(INSTANCE / "sessions"),
@@ -98,13 +123,9 @@ def main() -> None:
     else:
         sessions = "files (no redis-server installed)"
 
-    idp_env = {
-        **os.environ,
-        "DEVIDP_CONFIG": str(config_path),
-        "DEVIDP_ISSUER": f"http://127.0.0.1:{IDP_PORT}",
-    }
+    idp_env = idp_environment(os.environ, config_path, idp_port, portal_port)
     idp = subprocess.Popen(
-        [sys.executable, "-m", "devidp", "run", "--host", "127.0.0.1", "--port", str(IDP_PORT)],
+        [sys.executable, "-m", "devidp", "run", "--host", "127.0.0.1", "--port", str(idp_port)],
         env=idp_env,
         cwd=ROOT,
     )
@@ -118,7 +139,7 @@ def main() -> None:
             "--host",
             "127.0.0.1",
             "--port",
-            str(PORTAL_PORT),
+            str(portal_port),
         ],
         env={**os.environ, **portal_env},
         cwd=ROOT,
@@ -139,14 +160,14 @@ def main() -> None:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    wait_http(f"http://127.0.0.1:{IDP_PORT}/healthz", idp, "dev IdP")
-    wait_http(f"http://127.0.0.1:{PORTAL_PORT}/healthz", portal, "portal")
+    wait_http(f"http://127.0.0.1:{idp_port}/healthz", idp, "dev IdP")
+    wait_http(f"http://127.0.0.1:{portal_port}/healthz", portal, "portal")
     print(
         f"""
   Customer Portal demo is running.
 
-    Portal:    http://localhost:{PORTAL_PORT}/
-    Sign-in:   {brand} Auth (dev IdP) at http://127.0.0.1:{IDP_PORT}/
+    Portal:    http://localhost:{portal_port}/
+    Sign-in:   {brand} Auth (dev IdP) at http://127.0.0.1:{idp_port}/
     Username:  {user["username"]}
     Password:  {user["password"]}
     Sessions:  {sessions}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from devidp import config
 from devidp import create_app
 from devidp.config import ConfigError
 from tests.support.devidp import to_toml
@@ -56,16 +57,47 @@ def test_the_test_mapping_wins_over_everything(tmp_path, monkeypatch):
     assert app.extensions["devidp.settings"].issuer == "http://[::1]:9000"
 
 
-def test_the_repository_config_file_is_valid(monkeypatch, tmp_path):
-    from devidp import config
+def repository_settings(environ: dict[str, str]) -> config.Settings:
+    mapping = config.read_file(REPO_ROOT / "config" / "devidp.toml", environ)
+    return config.parse({**config.DEFAULTS, **mapping})
 
-    mapping = {**config.DEFAULTS, **config.read_file(REPO_ROOT / "config" / "devidp.toml")}
-    settings = config.parse(mapping)
+
+def test_the_repository_config_file_is_valid():
+    settings = repository_settings({})
     assert settings.issuer == "http://127.0.0.1:9000"
     assert settings.users[0].username == "demo"
     portal = settings.clients["portal"]
     assert portal.redirect_uris == ("http://localhost:8000/auth/callback",)
+    assert portal.post_logout_redirect_uris == ("http://localhost:8000/logged-out",)
     assert portal.backchannel_logout_uri == "http://localhost:8000/auth/backchannel-logout"
+
+
+@pytest.mark.parametrize(("value", "port"), [("8001", 8001), ("", 8000), ("  ", 8000)])
+def test_the_portal_uris_follow_demo_portal_port(value, port):
+    portal = repository_settings({"DEMO_PORTAL_PORT": value}).clients["portal"]
+    assert portal.redirect_uris == (f"http://localhost:{port}/auth/callback",)
+    assert portal.post_logout_redirect_uris == (f"http://localhost:{port}/logged-out",)
+    assert portal.backchannel_logout_uri == f"http://localhost:{port}/auth/backchannel-logout"
+
+
+def test_create_app_reads_demo_portal_port_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEVIDP_CONFIG", str(REPO_ROOT / "config" / "devidp.toml"))
+    monkeypatch.setenv("DEVIDP_DATABASE", str(tmp_path / "devidp.sqlite3"))
+    monkeypatch.setenv("DEMO_PORTAL_PORT", "8001")
+    portal = create_app().extensions["devidp.settings"].clients["portal"]
+    assert portal.redirect_uris == ("http://localhost:8001/auth/callback",)
+
+
+@pytest.mark.parametrize("value", ["abc", "80a", "0", "65536", "-1", "８００１"])
+def test_a_bad_demo_portal_port_is_named(value):
+    with pytest.raises(ConfigError) as caught:
+        repository_settings({"DEMO_PORTAL_PORT": value})
+    assert str(caught.value).startswith("DEMO_PORTAL_PORT must be a port number")
+
+
+def test_demo_portal_port_is_only_read_where_the_placeholder_is_used(tmp_path):
+    mapping = config.read_file(write(tmp_path, minimal_file(tmp_path)), {"DEMO_PORTAL_PORT": "x"})
+    assert mapping["DEVIDP_CLIENTS"][0]["redirect_uris"] == ["http://a.test/cb"]
 
 
 @pytest.mark.parametrize(
