@@ -9,12 +9,19 @@ SHA-256 hashes only. One connection per request (or CLI command) is kept on ``g`
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
+import stat
 from pathlib import Path
 
 from flask import Flask
 from flask import current_app
 from flask import g
+
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
+#: SQLite's companion files in WAL mode (https://sqlite.org/tempfiles.html).
+SIDE_FILE_SUFFIXES = ("-wal", "-shm", "-journal")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -100,9 +107,19 @@ def connect(path: str | Path) -> sqlite3.Connection:
 
 
 def init_db(path: str | Path) -> None:
-    """Create the folder, the file and the tables when missing (idempotent)."""
+    """Create the folder, the file and the tables when missing (idempotent).
+
+    The file holds the private signing key, TOTP seeds and password hashes, so only its owner
+    may read it: folders the IdP creates are 0700, the database file is created 0600 and set
+    to 0600 at every start (tightening files made by older versions). SQLite gives the ``-wal``
+    and ``-shm`` files the mode of the database file; any found at start are set to 0600 too.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_private_folders(path.parent)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE))
+    for file in (path, *(Path(f"{path}{suffix}") for suffix in SIDE_FILE_SUFFIXES)):
+        if file.exists() and stat.S_IMODE(file.stat().st_mode) != FILE_MODE:
+            file.chmod(FILE_MODE)
     conn = connect(path)
     try:
         conn.execute("PRAGMA journal_mode = WAL")
@@ -110,6 +127,17 @@ def init_db(path: str | Path) -> None:
         conn.commit()
     finally:
         conn.close()
+
+
+def _make_private_folders(folder: Path) -> None:
+    """Create ``folder`` and its missing parents as 0700; folders that exist are left alone."""
+    missing = [f for f in (folder, *folder.parents) if not f.exists()]
+    for created in reversed(missing):
+        try:
+            created.mkdir(mode=FOLDER_MODE)
+        except FileExistsError:  # made meanwhile by someone else: not ours to change
+            continue
+        created.chmod(FOLDER_MODE)  # mkdir's mode is filtered by the umask
 
 
 def get_db() -> sqlite3.Connection:
