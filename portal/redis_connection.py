@@ -1,0 +1,155 @@
+"""One Redis client, in the mode ``PORTAL_REDIS_URL`` names, for everything the portal keeps there.
+
+Sessions, the sid/sub index, the jti memory and the rate-limit counters all go through the
+client :func:`connect` returns, so they always land in the same Redis, whichever mode:
+
+* ``redis://`` / ``rediss://`` (TLS) / ``unix://``: one server; ACL user and password come from
+  the URL, as redis-py reads them.
+* ``redis+sentinel://[user:pass@]h1:p1[,h2:p2...]/<master name>[/db]``: the master is asked of
+  the sentinels and asked again after a failover (redis-py's ``SentinelConnectionPool``). The
+  user and password are the data nodes'; sentinels are reached without them.
+* ``redis+cluster://[user:pass@]h1:p1[,h2:p2...]``: Redis Cluster; the nodes given are only
+  where the client starts, it learns the others from them.
+
+The URL forms are parsed here rather than by redis-py or the ``limits`` library because each
+of those reads the sentinel form differently (``limits`` takes ``/portalmaster/0`` for a
+master named ``portalmaster0``); one parser means one meaning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Literal
+from urllib.parse import unquote
+from urllib.parse import urlsplit
+
+import redis
+from redis.cluster import ClusterNode
+from redis.cluster import RedisCluster
+from redis.sentinel import Sentinel
+
+Mode = Literal["standalone", "sentinel", "cluster"]
+RedisClient = redis.Redis | RedisCluster
+
+STANDALONE_SCHEMES = ("redis", "rediss", "unix")
+SENTINEL_SCHEME = "redis+sentinel"
+CLUSTER_SCHEME = "redis+cluster"
+
+
+class RedisURLError(ValueError):
+    """The URL is not one of the accepted forms; ``str()`` says what is wrong."""
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """Where the portal's Redis is, parsed from ``PORTAL_REDIS_URL``."""
+
+    mode: Mode
+    url: str = field(repr=False)
+    nodes: tuple[tuple[str, int], ...] = ()
+    master: str = ""
+    db: int = 0
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    def describe(self) -> str:
+        """For logs and /readyz: the mode and the hosts, never the password."""
+        if self.mode == "standalone":
+            parts = urlsplit(self.url)
+            where = (
+                parts.path if parts.scheme == "unix" else f"{parts.hostname}:{parts.port or 6379}"
+            )
+            return f"{parts.scheme}://{where}"
+        hosts = ",".join(f"{h}:{p}" for h, p in self.nodes)
+        return f"{self.mode} {hosts}" + (f" master {self.master}" if self.master else "")
+
+
+def parse_redis_url(url: str) -> RedisTarget:
+    """Parse any accepted form; raise :class:`RedisURLError` naming what is wrong."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme in STANDALONE_SCHEMES:
+        try:
+            redis.connection.parse_url(url)
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError as exc:
+            raise RedisURLError(str(exc)) from None
+        if scheme != "unix" and parts.path.strip("/") and not parts.path.strip("/").isdigit():
+            raise RedisURLError(f"the database must be a number, not {parts.path.strip('/')!r}")
+        return RedisTarget(mode="standalone", url=url)
+    if scheme not in (SENTINEL_SCHEME, CLUSTER_SCHEME):
+        raise RedisURLError(
+            "a redis://, rediss://, unix://, redis+sentinel:// or redis+cluster:// URL"
+        )
+    rest = url.split("://", 1)[1]
+    userinfo, _, hostpart = rest.rpartition("@")
+    username, password = _credentials(userinfo)
+    hosts, _, path = hostpart.partition("/")
+    nodes = _nodes(hosts)
+    if scheme == CLUSTER_SCHEME:
+        if path.strip("/"):
+            raise RedisURLError("redis+cluster:// takes no path (a cluster has only db 0)")
+        return RedisTarget(
+            mode="cluster", url=url, nodes=nodes, username=username, password=password
+        )
+    segments = [unquote(s) for s in path.split("/") if s]
+    if not segments or len(segments) > 2:
+        raise RedisURLError("redis+sentinel://host:port[,host:port...]/<master name>[/db]")
+    db = 0
+    if len(segments) == 2:
+        if not segments[1].isdigit():
+            raise RedisURLError(
+                f"the database after the master name must be a number, not {segments[1]!r}"
+            )
+        db = int(segments[1])
+    return RedisTarget(
+        mode="sentinel",
+        url=url,
+        nodes=nodes,
+        master=segments[0],
+        db=db,
+        username=username,
+        password=password,
+    )
+
+
+def _credentials(userinfo: str) -> tuple[str | None, str | None]:
+    if not userinfo:
+        return None, None
+    user, sep, password = userinfo.partition(":")
+    if not sep:  # "redis+sentinel://secret@host" reads as a password, as redis-py does
+        return None, unquote(user) or None
+    return unquote(user) or None, unquote(password) or None
+
+
+def _nodes(hosts: str) -> tuple[tuple[str, int], ...]:
+    nodes = []
+    for item in hosts.split(","):
+        host, sep, port = item.strip().rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise RedisURLError(f"each node must be host:port, not {item.strip()!r}")
+        nodes.append((host.strip("[]"), int(port)))
+    return tuple(nodes)
+
+
+def connect(target: RedisTarget, *, timeout: float) -> RedisClient:
+    """A client for ``target``; every command and connection attempt has ``timeout``."""
+    timeouts = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    if target.mode == "standalone":
+        return redis.Redis.from_url(target.url, **timeouts)
+    if target.mode == "cluster":
+        return RedisCluster(
+            startup_nodes=[ClusterNode(host, port) for host, port in target.nodes],
+            username=target.username,
+            password=target.password,
+            **timeouts,
+        )
+    sentinel = Sentinel(list(target.nodes), sentinel_kwargs=dict(timeouts), **timeouts)
+    return sentinel.master_for(
+        target.master,
+        db=target.db,
+        username=target.username,
+        password=target.password,
+        **timeouts,
+    )
