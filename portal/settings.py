@@ -19,6 +19,9 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from portal.redis_connection import RedisURLError
+from portal.redis_connection import parse_redis_url
+
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 #: Algorithms the portal ever accepts for ID and logout tokens. HS256 is missing on purpose:
@@ -147,8 +150,11 @@ def _parse(env: Mapping[str, str]) -> Settings:
     if backend not in ("redis", "filesystem"):
         raise SettingsError("PORTAL_SESSION_BACKEND", "'redis' or 'filesystem'", backend)
     redis_url = get("PORTAL_REDIS_URL", "redis://127.0.0.1:6379/0")
-    if urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
-        raise SettingsError("PORTAL_REDIS_URL", "a redis://, rediss:// or unix:// URL", redis_url)
+    try:
+        parse_redis_url(redis_url)
+    except RedisURLError as exc:
+        # the URL is not echoed: it may carry the Redis password
+        raise SettingsError("PORTAL_REDIS_URL", str(exc)) from None
 
     preset = get("PORTAL_PROVIDER_PRESET", "generic").lower()
     if preset not in PRESET_MFA_AMR:

@@ -65,6 +65,8 @@ BAD = [
     ("PORTAL_SECRET_KEY", "short", "32 characters"),
     ("PORTAL_SESSION_BACKEND", "memcached", "'redis' or 'filesystem'"),
     ("PORTAL_REDIS_URL", "http://127.0.0.1", "redis://"),
+    ("PORTAL_REDIS_URL", "redis+sentinel://h1:26379", "<master name>"),
+    ("PORTAL_REDIS_URL", "redis+cluster://h1", "host:port"),
     ("PORTAL_SSO_MAX_AGE", "twelve hours", "whole number"),
     ("PORTAL_SSO_MAX_AGE", "0", "at least"),
     ("PORTAL_IDLE_TIMEOUT", "-1", "at least"),
@@ -184,3 +186,22 @@ def test_empty_variable_in_the_environment_leaves_the_env_file_value(tmp_path):
     s = Settings.from_env(env)
     assert s.redis_url == "redis://127.0.0.1:6390/2"
     assert s.sso_name == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis+sentinel://portal:pw@h1:26379,h2:26379/portalmaster/0",
+        "redis+cluster://h1:7000,h2:7000",
+        "rediss://portal:pw@redis.example.com:6380/0",
+        "unix:///run/redis/redis.sock",
+    ],
+)
+def test_every_redis_mode_is_accepted(tmp_path, url):
+    assert Settings.from_env(portal_env(tmp_path, PORTAL_REDIS_URL=url)).redis_url == url
+
+
+def test_bad_redis_url_does_not_echo_its_password(tmp_path):
+    with pytest.raises(SettingsError) as excinfo:
+        Settings.from_env(portal_env(tmp_path, PORTAL_REDIS_URL="redis+cluster://u:hunter2@h1"))
+    assert "hunter2" not in str(excinfo.value)
