@@ -2,7 +2,9 @@
 
 Fetches the discovery document and the JWKS (with the portal's timeout) and compares them with
 the settings. Fixes are worded in the IdP's own terms (authentik provider fields, Keycloak
-client attributes), chosen by ``PORTAL_PROVIDER_PRESET``.
+client attributes), chosen by ``PORTAL_PROVIDER_PRESET``. What discovery cannot show (a client
+setting, whether the IdP reaches the portal) is printed as a note, so that the checklist never
+says "ok" about something it did not check.
 """
 
 from __future__ import annotations
@@ -19,16 +21,37 @@ ASYMMETRIC_KTY = {"RSA", "EC", "OKP"}
 
 @dataclass(frozen=True)
 class CheckItem:
-    level: str  # "ok", "WARN" or "FAIL"
+    level: str  # "ok", "NOTE" (not checkable here: what to do), "WARN" or "FAIL"
     message: str
     fix: str = ""
 
     def render(self) -> str:
-        mark = {"ok": "[ok]  ", "WARN": "[WARN]", "FAIL": "[FAIL]"}[self.level]
+        mark = {"ok": "[ok]  ", "NOTE": "[note]", "WARN": "[WARN]", "FAIL": "[FAIL]"}[self.level]
         text = f"{mark} {self.message}"
-        if self.fix and self.level != "ok":
+        if self.fix and self.level == "NOTE":
+            text += f"\n         {self.fix}"
+        elif self.fix and self.level != "ok":
             text += f"\n         fix: {self.fix}"
         return text
+
+
+# authentik up to 2026.2 ignores post_logout_redirect_uri; from 2026.5 it honours it only when
+# the provider lists it as a redirect URI of type logout, which the blueprint (and only the
+# blueprint: the worker re-applies it over hand edits) does when asked. config/authentik/README.md
+# tells the same story; tests/unit/test_authentik_blueprint.py checks that they agree.
+AUTHENTIK_POST_LOGOUT_NOTE = (
+    "authentik 2026.5 or later: set register_post_logout_uri: true in the blueprint's context "
+    "and apply it again (a URI added by hand is overwritten when the worker re-applies the "
+    "blueprint). Up to 2026.2 keep it false: authentik ignores the URI and 'Log out everywhere' "
+    "ends on authentik's own page."
+)
+
+KEYCLOAK_BACKCHANNEL_NOTE = (
+    "turn 'Front channel logout' off on the client (the admin console turns it on for new "
+    "clients, and then Keycloak silently skips the back-channel URL); Keycloak must reach {uri} "
+    "and trust its TLS certificate. Keycloak sends logout tokens on explicit logouts only, never "
+    "when a session expires: the portal's own bound (auth_time + PORTAL_SSO_MAX_AGE) covers that."
+)
 
 
 FIXES = {
@@ -116,7 +139,18 @@ def run_checklist(settings: Settings, session: requests.Session | None = None) -
             )
         )
     if metadata.get("backchannel_logout_supported"):
-        items.append(CheckItem("ok", "back-channel logout supported"))
+        if metadata.get("backchannel_logout_session_supported"):
+            items.append(CheckItem("ok", "back-channel logout supported, logout tokens carry sid"))
+        else:
+            items.append(CheckItem("ok", "back-channel logout supported"))
+            items.append(
+                CheckItem(
+                    "NOTE",
+                    "backchannel_logout_session_supported not advertised: logout tokens may carry no sid",
+                    "then a logout at the IdP ends every portal session of that customer, not only "
+                    "the sessions of the ended IdP session",
+                )
+            )
     else:
         items.append(
             CheckItem(
@@ -129,12 +163,31 @@ def run_checklist(settings: Settings, session: requests.Session | None = None) -
         items.append(CheckItem("ok", "RFC 9207 iss in authorization responses (checked)"))
 
     items.append(CheckItem("ok", f"register redirect URI: {settings.redirect_uri}"))
-    items.append(
-        CheckItem("ok", f"register post-logout redirect URI: {settings.post_logout_redirect_uri}")
-    )
+    if settings.provider_preset == "authentik":
+        items.append(
+            CheckItem(
+                "NOTE",
+                f"post-logout redirect URI: {settings.post_logout_redirect_uri}",
+                AUTHENTIK_POST_LOGOUT_NOTE,
+            )
+        )
+    else:
+        items.append(
+            CheckItem(
+                "ok", f"register post-logout redirect URI: {settings.post_logout_redirect_uri}"
+            )
+        )
     items.append(
         CheckItem("ok", f"register back-channel logout URI: {settings.backchannel_logout_uri}")
     )
+    if settings.provider_preset == "keycloak":
+        items.append(
+            CheckItem(
+                "NOTE",
+                "Keycloak back-channel logout needs 'Front channel logout' off on the client",
+                KEYCLOAK_BACKCHANNEL_NOTE.format(uri=settings.backchannel_logout_uri),
+            )
+        )
 
     evidence = f"amr containing one of {', '.join(settings.mfa_amr)}"
     if settings.mfa_acr:

@@ -7,15 +7,29 @@ Two kinds of checks:
   resolve them to (a UUID string for most primary keys, an integer for providers);
 - the blueprint reproduces the documented journey and logout behaviour: stage order, TOTP setup,
   12-hour session, Continue page, the OIDC provider's redirect URI, signing key, scopes,
-  back-channel logout and an invalidation flow that really ends the authentik session.
+  back-channel logout and an invalidation flow that really ends the authentik session;
+- applying it behaves as on a real authentik (traps found on 2026.2.2): a small model of
+  authentik's importer (entries in order, conditions first, ``state: created``, !KeyOf only to
+  entries already applied, !Find into a fresh install's objects, !Env from the worker's
+  environment, each entry checked against the schema) applies the blueprint to a model of a fresh
+  install. It shows which flow authentik's own users and admins get on a host (authentik falls
+  back to the alphabetically first flow when the host's brand has none), and which error a
+  deployer reads when a variable is missing.
+
+Everything these tests read is inside the repository (the schema copy in tests/data).
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
+import re
 import uuid
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
@@ -27,14 +41,18 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BLUEPRINT_PATH = REPO_ROOT / "config" / "authentik" / "portal.yaml"
-SCHEMA_NAME = "authentik-blueprint-schema.json"
-# The copy committed with the tests is preferred; the shared folder beside the repository is the
-# source it was copied from (absent on a clean clone).
-SCHEMA_REPO_COPY = REPO_ROOT / "tests" / "data" / SCHEMA_NAME
-SCHEMA_SHARED = Path(__file__).resolve().parents[3] / "shared" / "idp-data" / SCHEMA_NAME
+README_PATH = REPO_ROOT / "config" / "authentik" / "README.md"
+# authentik's published blueprint schema of 2026.2.2, committed with the tests; its digest pins
+# the exact file that was downloaded, so an edited copy cannot pass the tests silently.
+SCHEMA_PATH = REPO_ROOT / "tests" / "data" / "authentik-blueprint-schema.json"
+SCHEMA_SHA256 = "b01c3d5f7ebe609d33baa2742ac329f1dd96f3b16cd1dafbeea905822b9bab1d"
 
 CLIENT_ID = "customer-portal"
 BRAND = "Example Business"
+BASE_URL = "https://portal.example.com"
+# What authentik's worker has in its environment in a correct deployment.
+ENV = {"PORTAL_BASE_URL": BASE_URL, "PORTAL_OIDC_CLIENT_SECRET": "s3cret-from-the-environment"}
+AUTHENTIK_HOST = "auth.example.com"
 
 
 # --------------------------------------------------------------------------- YAML tags
@@ -211,18 +229,35 @@ _COMPARATORS = {
 }
 
 
+class ApplyFailed(Exception):
+    """What authentik logs when an entry is invalid; nothing of the blueprint is kept."""
+
+
 class Resolver:
     """Resolve tags the way authentik would, with placeholders for what needs a database.
 
-    Environment variables are NOT read: !Env gives its default, or "<env NAME>" when it has none
-    (authentik would give None and the entry would fail; the file's intent is a required value).
+    Without ``env`` (shape checks): !Env gives its default, or "<env NAME>" when it has none;
+    !KeyOf gives a placeholder key; !Find gives a placeholder key. With ``env`` (applying): !Env
+    gives ``env[NAME] or default`` as authentik does (so None when unset); !KeyOf resolves only to
+    an entry already applied and otherwise fails with authentik's message; !Find looks into the
+    model of an authentik install and gives None when nothing matches.
     """
 
-    def __init__(self, document: dict[str, Any]) -> None:
-        self.context = document.get("context") or {}
+    def __init__(
+        self,
+        document: dict[str, Any],
+        *,
+        env: Mapping[str, str] | None = None,
+        context: Mapping[str, Any] | None = None,
+        authentik: FakeAuthentik | None = None,
+    ) -> None:
+        self.context = {**(document.get("context") or {}), **(context or {})}
         self.model_of = {
             entry["id"]: entry["model"] for entry in entries_of(document) if "id" in entry
         }
+        self.env = env
+        self.authentik = authentik
+        self.applied: dict[str, int | str] = {}
 
     def __call__(self, value: Any) -> Any:
         if isinstance(value, dict):
@@ -235,13 +270,23 @@ class Resolver:
 
     def _tag(self, tag: Tag) -> Any:
         if isinstance(tag, KeyOf):
-            assert tag.ref in self.model_of, f"!KeyOf {tag.ref}: no entry has that id"
-            return placeholder_pk(self.model_of[tag.ref], tag.ref)
+            if self.authentik is not None:
+                if tag.ref not in self.applied:
+                    raise ApplyFailed(
+                        f"KeyOf: failed to find entry with `id` of `{tag.ref}` and a model instance"
+                    )
+                return self.applied[tag.ref]
+            return placeholder_pk(self.model_of.get(tag.ref, "authentik_core.group"), tag.ref)
         if isinstance(tag, FindObject):
             return {}
         if isinstance(tag, Find):
-            return placeholder_pk(str(self(tag.model)), json.dumps(self(tag.query)))
+            model, query = str(self(tag.model)), self(tag.query)
+            if self.authentik is not None:
+                return self.authentik.find_pk(model, query)
+            return placeholder_pk(model, json.dumps(query))
         if isinstance(tag, Env):
+            if self.env is not None:
+                return self.env.get(tag.key) or self(tag.default)
             return self(tag.default) if tag.default is not None else f"<env {tag.key}>"
         if isinstance(tag, File):
             return self(tag.default) if tag.default is not None else f"<file {tag.path}>"
@@ -266,6 +311,151 @@ class Resolver:
         raise AssertionError(f"{tag!r}: these tests cannot resolve this tag")
 
 
+# --------------------------------------------------------------------------- a model of authentik
+# Foreign keys that authentik's serializers accept as null although the published schema types
+# them as plain UUID strings (a brand without a recovery flow is authentik's own default).
+NULLABLE_FIELDS = {
+    ("authentik_brands.brand", name)
+    for name in ("flow_recovery", "flow_unenrollment", "flow_device_code")
+}
+
+
+@dataclass
+class FakeAuthentik:
+    """The objects of an authentik install that the blueprint can see, by model."""
+
+    objects: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @classmethod
+    def fresh(cls) -> FakeAuthentik:
+        """What a fresh 2026.2 install has that matters here (its default blueprints)."""
+        fake = cls()
+        for slug, designation in (
+            ("default-authentication-flow", "authentication"),
+            ("default-invalidation-flow", "invalidation"),
+            ("default-user-settings-flow", "stage_configuration"),
+            ("default-provider-authorization-implicit-consent", "authorization"),
+            ("default-provider-invalidation-flow", "invalidation"),
+            ("default-source-authentication", "authentication"),
+        ):
+            fake.add("authentik_flows.flow", {"slug": slug, "designation": designation})
+        fake.add(
+            "authentik_brands.brand",
+            {
+                "domain": "authentik-default",
+                "default": True,
+                "branding_title": "authentik",
+                "flow_authentication": fake.find_pk(
+                    "authentik_flows.flow", [["slug", "default-authentication-flow"]]
+                ),
+                "flow_invalidation": fake.find_pk(
+                    "authentik_flows.flow", [["slug", "default-invalidation-flow"]]
+                ),
+                "flow_user_settings": fake.find_pk(
+                    "authentik_flows.flow", [["slug", "default-user-settings-flow"]]
+                ),
+            },
+        )
+        fake.add(
+            "authentik_crypto.certificatekeypair", {"name": "authentik Self-signed Certificate"}
+        )
+        for scope in ("openid", "profile", "email"):
+            fake.add(
+                "authentik_providers_oauth2.scopemapping",
+                {"managed": f"goauthentik.io/providers/oauth2/scope-{scope}"},
+            )
+        return fake
+
+    def add(self, model: str, fields: dict[str, Any]) -> dict[str, Any]:
+        seed = (
+            f"{len(self.objects.get(model, []))}/{json.dumps(fields, sort_keys=True, default=str)}"
+        )
+        obj = {"pk": placeholder_pk(model, seed), **fields}
+        self.objects.setdefault(model, []).append(obj)
+        return obj
+
+    def find(self, model: str, query: list[list[Any]] | dict[str, Any]) -> dict[str, Any] | None:
+        pairs = query.items() if isinstance(query, dict) else [tuple(pair) for pair in query]
+        for obj in self.objects.get(model, []):
+            if all(obj.get(key) == value for key, value in pairs):
+                return obj
+        return None
+
+    def find_pk(self, model: str, query: list[list[Any]]) -> int | str | None:
+        obj = self.find(model, query)
+        return obj["pk"] if obj else None
+
+    def slug_of(self, pk: Any) -> str | None:
+        flow = self.find("authentik_flows.flow", {"pk": pk}) if pk else None
+        return flow["slug"] if flow else None
+
+    def flow_for(self, host: str, designation: str) -> str | None:
+        """The flow authentik uses on ``host`` for a brand flow (authentication, invalidation,
+        user_settings): the brand whose domain ends the host, else the default brand; when that
+        brand has no such flow, authentication and invalidation fall back to the first flow of
+        that designation by slug (authentik's ToDefaultFlow), user settings to none."""
+        brands = self.objects.get("authentik_brands.brand", [])
+        matching = [b for b in brands if not b.get("default") and host.endswith(b["domain"])]
+        brand = (matching or [b for b in brands if b.get("default")])[0]
+        slug = self.slug_of(brand.get(f"flow_{designation}"))
+        if slug or designation == "user_settings":
+            return slug
+        candidates = sorted(
+            flow["slug"]
+            for flow in self.objects.get("authentik_flows.flow", [])
+            if flow.get("designation") == designation
+        )
+        return candidates[0] if candidates else None
+
+
+def apply_blueprint(
+    text: str,
+    *,
+    env: Mapping[str, str],
+    context: Mapping[str, Any] | None = None,
+    authentik: FakeAuthentik | None = None,
+) -> FakeAuthentik:
+    """Apply as authentik's importer does, on a copy: all entries or none (ApplyFailed)."""
+    document = load_blueprint(text)
+    result = copy.deepcopy(authentik or FakeAuthentik.fresh())
+    resolve = Resolver(document, env=env, context=context, authentik=result)
+    for entry in entries_of(document):
+        conditions = resolve(entry.get("conditions", []))
+        if not all(conditions):
+            continue
+        model = entry["model"]
+        identifiers = resolve(entry["identifiers"])
+        existing = result.find(model, identifiers)
+        if existing and entry.get("state", "present") == "created":
+            continue
+        attrs = resolve(entry.get("attrs") or {})
+        checked = {
+            key: value
+            for key, value in attrs.items()
+            if not (value is None and (model, key) in NULLABLE_FIELDS)
+        }
+        errors = schema_errors(
+            {
+                "version": 1,
+                "entries": [
+                    {
+                        **entry,
+                        "conditions": conditions,
+                        "identifiers": identifiers,
+                        "attrs": checked,
+                    }
+                ],
+            }
+        )
+        if errors:
+            raise ApplyFailed(f"entry invalid: {errors}")
+        obj = existing or result.add(model, {})
+        obj.update({**attrs, **identifiers})
+        if "id" in entry:
+            resolve.applied[entry["id"]] = obj["pk"]
+    return result
+
+
 # --------------------------------------------------------------------------- loading
 def entries_of(document: dict[str, Any]) -> list[dict[str, Any]]:
     entries = document["entries"]
@@ -280,8 +470,7 @@ def load_blueprint(text: str) -> dict[str, Any]:
 
 @cache
 def schema() -> dict[str, Any]:
-    path = SCHEMA_REPO_COPY if SCHEMA_REPO_COPY.is_file() else SCHEMA_SHARED
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
 def schema_errors(document: dict[str, Any]) -> list[str]:
@@ -313,9 +502,9 @@ def schema_errors(document: dict[str, Any]) -> list[str]:
 class Blueprint:
     """The raw blueprint (tags kept) and helpers to read it."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, context: Mapping[str, Any] | None = None) -> None:
         self.raw = load_blueprint(text)
-        self.resolve = Resolver(self.raw)
+        self.resolve = Resolver(self.raw, env=ENV, context=context)
         self.entries = entries_of(self.raw)
 
     def by_id(self, entry_id: str) -> dict[str, Any]:
@@ -455,13 +644,28 @@ def test_schema_is_authentik_2026_2_2() -> None:
     assert schema()["title"] == "authentik 2026.2.2 Blueprint schema"
 
 
-@pytest.mark.skipif(not SCHEMA_SHARED.is_file(), reason="../shared/idp-data is not present")
-def test_committed_schema_copy_matches_the_shared_one() -> None:
-    assert SCHEMA_REPO_COPY.read_bytes() == SCHEMA_SHARED.read_bytes()
+def test_schema_copy_is_the_published_file_unchanged() -> None:
+    assert hashlib.sha256(SCHEMA_PATH.read_bytes()).hexdigest() == SCHEMA_SHA256
 
 
-def test_blueprint_is_valid_against_authentiks_published_schema(bp: Blueprint) -> None:
-    assert schema_errors(bp.resolve(bp.raw)) == []
+OPTIONAL_PARTS = {
+    "create_brand": True,
+    "brand_domain": AUTHENTIK_HOST,
+    "register_post_logout_uri": True,
+}
+
+
+@pytest.mark.parametrize("context", [{}, OPTIONAL_PARTS], ids=["defaults", "optional-parts-on"])
+def test_blueprint_is_valid_against_authentiks_published_schema(context: dict[str, Any]) -> None:
+    bp = Blueprint(blueprint_text(), context)
+    active = [entry for entry in bp.entries if all(bp.resolve(entry.get("conditions", [])))]
+    assert schema_errors({**bp.raw, "entries": bp.resolve(active)}) == []
+
+
+def test_required_setting_entries_are_valid_entries_too(bp: Blueprint) -> None:
+    required = [entry for entry in bp.entries if is_required_setting_entry(entry)]
+    assert len(required) == 4
+    assert schema_errors({"version": 1, "entries": bp.resolve(required)}) == []
 
 
 def test_blueprint_has_version_metadata_and_complete_entries(bp: Blueprint) -> None:
@@ -473,11 +677,22 @@ def test_blueprint_has_version_metadata_and_complete_entries(bp: Blueprint) -> N
         assert entry["identifiers"], entry
 
 
+def is_required_setting_entry(entry: dict[str, Any]) -> bool:
+    """Entries that exist only to stop the blueprint, with a readable reason, when a setting is
+    missing: their !KeyOf names no entry on purpose."""
+    return str(entry.get("id", "")).startswith("required-")
+
+
 def test_ids_are_unique_and_every_keyof_points_to_an_earlier_entry(bp: Blueprint) -> None:
     seen: set[str] = set()
+    ids = {entry.get("id") for entry in bp.entries}
     for entry in bp.entries:
         for value in _walk(entry):
-            if isinstance(value, KeyOf):
+            if not isinstance(value, KeyOf):
+                continue
+            if is_required_setting_entry(entry):
+                assert value.ref not in ids, f"{entry['id']} must always fail, yet names an entry"
+            else:
                 assert value.ref in seen, f"!KeyOf {value.ref} before (or without) its entry"
         if "id" in entry:
             assert entry["id"] not in seen, f"duplicate id {entry['id']}"
@@ -550,10 +765,11 @@ def test_invalidation_flow_ends_the_authentik_session(bp: Blueprint) -> None:
     assert "authentik_stages_user_logout.userlogoutstage" in models
 
 
-def test_brand_title_names_the_authenticator_entry(bp: Blueprint) -> None:
+def test_brand_title_names_the_authenticator_entry() -> None:
+    bp = Blueprint(blueprint_text(), OPTIONAL_PARTS)
     brand = bp.one("authentik_brands.brand")
     assert bp.value(brand, "branding_title") == BRAND
-    assert all(bp.resolve(brand.get("conditions", [])))
+    assert bp.value(brand, "domain") == AUTHENTIK_HOST
     # Never turns an existing brand into (or out of) the default brand.
     assert "default" not in bp.fields(brand)
 
@@ -584,9 +800,9 @@ def test_provider_redirect_uri_is_strict_base_url_auth_callback(bp: Blueprint) -
     assert bp.value(provider, "redirect_uris") == [
         {"matching_mode": "strict", "url": f"{_base_url(bp)}/auth/callback"}
     ]
-    # The base URL comes from the environment of authentik's worker, with the example as fallback.
+    # The base URL comes from the environment of authentik's worker, with no fallback.
     base = bp.raw["context"]["portal_base_url"]
-    assert isinstance(base, Env) and base.key == "PORTAL_BASE_URL"
+    assert isinstance(base, Env) and base.key == "PORTAL_BASE_URL" and base.default is None
 
 
 def test_provider_signs_with_a_key_pair_not_the_client_secret(bp: Blueprint) -> None:
@@ -635,3 +851,154 @@ def test_application_uses_the_provider_and_the_documented_slug(bp: Blueprint) ->
     assert bp.fields(application)["provider"] == KeyOf(bp.provider()["id"])
     assert bp.value(application, "slug") == "customer-portal"
     assert bp.value(application, "meta_launch_url") == _base_url(bp)
+
+
+# --------------------------------------------------------------------------- applying it (traps)
+def without(name: str) -> dict[str, str]:
+    return {key: value for key, value in ENV.items() if key != name}
+
+
+def test_applies_on_a_fresh_install_with_both_variables_set() -> None:
+    after = apply_blueprint(blueprint_text(), env=ENV)
+    provider = after.find("authentik_providers_oauth2.oauth2provider", {"name": "Customer Portal"})
+    assert provider is not None
+    assert provider["client_secret"] == ENV["PORTAL_OIDC_CLIENT_SECRET"]
+    assert provider["logout_uri"] == f"{BASE_URL}/auth/backchannel-logout"
+
+
+def test_the_model_of_authentik_falls_back_to_the_first_flow_by_slug() -> None:
+    """The trap itself, shown on the model: a brand for the host without flows."""
+    fake = FakeAuthentik.fresh()
+    fake.add("authentik_flows.flow", {"slug": "a-portal-flow", "designation": "authentication"})
+    fake.add("authentik_brands.brand", {"domain": AUTHENTIK_HOST, "branding_title": "x"})
+    assert fake.flow_for(AUTHENTIK_HOST, "authentication") == "a-portal-flow"
+    assert fake.flow_for(AUTHENTIK_HOST, "user_settings") is None
+    assert fake.flow_for("other.example.net", "authentication") == "default-authentication-flow"
+
+
+@pytest.mark.parametrize("host", [AUTHENTIK_HOST, "sso.example.org"])
+def test_by_default_authentiks_own_users_and_admins_sign_in_as_before(host: str) -> None:
+    before = FakeAuthentik.fresh()
+    after = apply_blueprint(blueprint_text(), env=ENV, authentik=before)
+    assert after.objects["authentik_brands.brand"] == before.objects["authentik_brands.brand"]
+    assert after.flow_for(host, "authentication") == "default-authentication-flow"
+    assert after.flow_for(host, "invalidation") == "default-invalidation-flow"
+    assert after.flow_for(host, "user_settings") == "default-user-settings-flow"
+
+
+def test_a_created_brand_gets_every_flow_and_keeps_authentiks_own_login() -> None:
+    after = apply_blueprint(blueprint_text(), env=ENV, context=OPTIONAL_PARTS)
+    brand = after.find("authentik_brands.brand", {"domain": AUTHENTIK_HOST})
+    assert brand is not None and brand["branding_title"] == BRAND
+    flows = {"authentication", "invalidation", "user_settings", "recovery", "unenrollment"}
+    assert {f"flow_{name}" for name in flows | {"device_code"}} <= set(brand)
+    assert after.flow_for(AUTHENTIK_HOST, "authentication") == "default-authentication-flow"
+    assert after.flow_for(AUTHENTIK_HOST, "invalidation") == "default-invalidation-flow"
+    assert after.flow_for(AUTHENTIK_HOST, "user_settings") == "default-user-settings-flow"
+    portal_flows = {
+        flow["pk"]
+        for flow in after.objects["authentik_flows.flow"]
+        if flow["slug"].startswith("customer-portal-")
+    }
+    assert not portal_flows & {brand[f"flow_{name}"] for name in flows}
+
+
+def test_create_brand_never_changes_a_brand_that_exists() -> None:
+    before = FakeAuthentik.fresh()
+    own_login = before.add(
+        "authentik_flows.flow", {"slug": "company-login", "designation": "authentication"}
+    )
+    before.add(
+        "authentik_brands.brand",
+        {
+            "domain": AUTHENTIK_HOST,
+            "branding_title": "Company",
+            "flow_authentication": own_login["pk"],
+        },
+    )
+    after = apply_blueprint(blueprint_text(), env=ENV, context=OPTIONAL_PARTS, authentik=before)
+    assert after.objects["authentik_brands.brand"] == before.objects["authentik_brands.brand"]
+    assert after.flow_for(AUTHENTIK_HOST, "authentication") == "company-login"
+
+
+@pytest.mark.parametrize(
+    ("env", "context", "named"),
+    [
+        (without("PORTAL_OIDC_CLIENT_SECRET"), {}, "PORTAL_OIDC_CLIENT_SECRET"),
+        ({**ENV, "PORTAL_OIDC_CLIENT_SECRET": ""}, {}, "PORTAL_OIDC_CLIENT_SECRET"),
+        (without("PORTAL_BASE_URL"), {}, "PORTAL_BASE_URL"),
+        ({}, {}, "PORTAL_BASE_URL"),
+        (ENV, {"create_brand": True}, "brand_domain"),
+        (
+            ENV,
+            {**OPTIONAL_PARTS, "brand_authentication_flow": "no-such-flow"},
+            "brand_authentication_flow",
+        ),
+    ],
+    ids=[
+        "no-secret",
+        "empty-secret",
+        "no-base-url",
+        "nothing-set",
+        "brand-no-domain",
+        "brand-bad-flow",
+    ],
+)
+def test_a_missing_setting_stops_the_blueprint_naming_it(
+    env: dict[str, str], context: dict[str, Any], named: str
+) -> None:
+    """authentik reports only the first invalid entry: it must name what to set."""
+    with pytest.raises(ApplyFailed) as failure:
+        apply_blueprint(blueprint_text(), env=env, context=context)
+    assert named in str(failure.value)
+
+
+def test_the_client_secret_may_come_from_the_instance_context_instead() -> None:
+    env = without("PORTAL_OIDC_CLIENT_SECRET")
+    after = apply_blueprint(blueprint_text(), env=env, context={"client_secret": "from-context"})
+    provider = after.find("authentik_providers_oauth2.oauth2provider", {"name": "Customer Portal"})
+    assert provider is not None and provider["client_secret"] == "from-context"
+
+
+def test_no_setting_falls_back_to_a_host_of_someone_else(bp: Blueprint) -> None:
+    envs = [value for value in _walk(bp.raw) if isinstance(value, Env)]
+    assert envs and all(env.default is None for env in envs), "a required value with a default"
+    for key, value in bp.raw["context"].items():
+        if isinstance(value, str):
+            assert "://" not in value and not re.search(r"\.[a-z]{2,}$", value), key
+
+
+def test_post_logout_uri_is_registered_only_when_asked_and_typed_logout() -> None:
+    default = Blueprint(blueprint_text())
+    assert default.raw["context"]["register_post_logout_uri"] is False
+    assert default.value(default.provider(), "redirect_uris") == [
+        {"matching_mode": "strict", "url": f"{BASE_URL}/auth/callback"}
+    ]
+    on = Blueprint(blueprint_text(), {"register_post_logout_uri": True})
+    assert on.value(on.provider(), "redirect_uris") == [
+        {
+            "matching_mode": "strict",
+            "url": f"{BASE_URL}/auth/callback",
+            "redirect_uri_type": "authorization",
+        },
+        {"matching_mode": "strict", "url": f"{BASE_URL}/logged-out", "redirect_uri_type": "logout"},
+    ]
+
+
+def test_readme_blueprint_and_portal_check_tell_one_post_logout_story() -> None:
+    from portal.checklist import AUTHENTIK_POST_LOGOUT_NOTE
+
+    readme = README_PATH.read_text(encoding="utf-8")
+    assert "register_post_logout_uri" in load_blueprint(blueprint_text())["context"]
+    for text in (readme, AUTHENTIK_POST_LOGOUT_NOTE):
+        assert "register_post_logout_uri: true" in text
+        assert "2026.5" in text
+        assert "overwrit" in text  # a URI added by hand does not survive the next apply
+
+
+def test_readme_uses_only_ak_options_that_exist_in_2026_2() -> None:
+    readme = README_PATH.read_text(encoding="utf-8")
+    assert "--dry-run" not in readme.replace("`--dry-run` does not exist", "")
+    commands = re.findall(r"ak apply_blueprint[^\n`]*", readme)
+    assert commands
+    assert all(not re.search(r"\s--?[a-z]", command) for command in commands), commands

@@ -90,3 +90,62 @@ def test_mfa_evidence_expected_is_printed(tmp_path, rsps):
         i.render() for i in run_checklist(settings(tmp_path, PORTAL_PROVIDER_PRESET="authentik"))
     )
     assert "MFA evidence expected (authentik preset): amr containing one of mfa" in text
+
+
+def rendered(items) -> str:
+    return "\n".join(i.render() for i in items)
+
+
+def test_authentik_post_logout_uri_is_a_note_with_the_blueprint_story(tmp_path, rsps):
+    MockIdP(rsps)
+    rsps.replace(responses.GET, "https://idp.example.com/jwks", json=jwks_of(rsa_key()))
+    items = run_checklist(settings(tmp_path, PORTAL_PROVIDER_PRESET="authentik"))
+    text = rendered(items)
+    # Not an "ok": up to 2026.2 authentik ignores the URI, from 2026.5 the blueprint registers it.
+    assert "register post-logout redirect URI" not in text
+    note = next(i for i in items if "post-logout redirect URI" in i.message)
+    assert note.level == "NOTE"
+    assert "[note] post-logout redirect URI: http://127.0.0.1:8888/logged-out" in text
+    assert "register_post_logout_uri: true" in text and "2026.5" in text
+    assert "FAIL" not in levels(items)
+
+
+def test_other_presets_still_list_the_post_logout_uri_to_register(tmp_path, rsps):
+    MockIdP(rsps)
+    text = rendered(run_checklist(settings(tmp_path, PORTAL_PROVIDER_PRESET="keycloak")))
+    assert "[ok]   register post-logout redirect URI: http://127.0.0.1:8888/logged-out" in text
+    assert "register_post_logout_uri" not in text
+
+
+def test_keycloak_preset_reminds_what_back_channel_logout_needs(tmp_path, rsps):
+    MockIdP(rsps, backchannel_logout_session_supported=True)
+    items = run_checklist(settings(tmp_path, PORTAL_PROVIDER_PRESET="keycloak"))
+    text = rendered(items)
+    assert "'Front channel logout' off" in text
+    assert "reach http://127.0.0.1:8888/auth/backchannel-logout" in text
+    assert "TLS certificate" in text
+    assert "never when a session expires" in text
+    assert "FAIL" not in levels(items)
+
+
+def test_other_presets_get_no_keycloak_reminder(tmp_path, rsps):
+    MockIdP(rsps, backchannel_logout_session_supported=True)
+    for preset in ("generic", "authentik"):
+        text = rendered(run_checklist(settings(tmp_path, PORTAL_PROVIDER_PRESET=preset)))
+        assert "Front channel logout" not in text
+
+
+def test_back_channel_logout_with_sid_is_ok(tmp_path, rsps):
+    MockIdP(rsps, backchannel_logout_session_supported=True)
+    text = rendered(run_checklist(settings(tmp_path)))
+    assert "[ok]   back-channel logout supported, logout tokens carry sid" in text
+    assert "backchannel_logout_session_supported" not in text
+
+
+def test_back_channel_logout_without_session_support_notes_the_missing_sid(tmp_path, rsps):
+    MockIdP(rsps)  # advertises backchannel_logout_supported only
+    items = run_checklist(settings(tmp_path))
+    notes = [i.render() for i in items if i.level == "NOTE"]
+    assert any("backchannel_logout_session_supported not advertised" in n for n in notes)
+    assert any("every portal session of that customer" in n for n in notes)
+    assert "FAIL" not in levels(items)
