@@ -20,7 +20,13 @@ graceful_timeout = 10
 accesslog = "-"
 # No query strings in the access log: /auth/callback carries the authorization code.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(D)sus'
-forwarded_allow_ips = os.environ.get("PORTAL_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# One setting decides which forwarded headers count: PORTAL_TRUSTED_PROXIES, applied by the
+# portal (werkzeug's ProxyFix). gunicorn itself trusts none, from any address or unix socket;
+# otherwise it would take X-Forwarded-Proto from 127.0.0.1 (its default) even with
+# PORTAL_TRUSTED_PROXIES=0.
+forwarded_allow_ips = ""
+secure_scheme_headers: dict[str, str] = {}
+forwarder_headers = ""
 
 
 def on_starting(server):

@@ -2,27 +2,69 @@
 
 Each is a library where one exists (Flask-WTF for CSRF, werkzeug's ProxyFix, Flask-Limiter);
 the headers are a few lines of policy, set on every response.
+
+Proxy trust has one switch, ``PORTAL_TRUSTED_PROXIES``: gunicorn is configured to ignore every
+forwarded header (config/gunicorn.conf.py), and ProxyFix here applies exactly that many hops.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
 from flask import Flask
 from flask import Response
 from flask import request
+from flask import session
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.settings import Settings
 
-csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
-#: Pages that show a signed-in customer's data must never be cached by browsers or proxies.
+def client_key() -> str:
+    """The rate-limit key of the client: its address, or its /64 for IPv6.
+
+    One IPv6 customer usually holds a whole /64 (RFC 6177 advice for end sites; SLAAC needs
+    it), so keying by the full address would give such a client 2**64 fresh limits. An
+    IPv4-mapped address (``::ffff:192.0.2.1``, from a dual-stack socket) counts as its IPv4.
+    """
+    address = request.remote_addr or ""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)
+
+
+csrf = CSRFProtect()
+limiter = Limiter(key_func=client_key, default_limits=[])
+
+#: Auth routes whose answers carry login or logout state are never cached, signed in or not.
 NO_STORE_PREFIXES = ("/account", "/auth/", "/logout", "/logged-out", "/login")
+
+
+def depends_on_session(app: Flask, response: Response) -> bool:
+    """Whether a response may differ per browser session, so no cache may keep it.
+
+    True when the request came with a session cookie (any page may then show the customer's
+    name or carry their CSRF token: the landing page, a 404) or when this response creates or
+    changes a session. Static files are the same for everyone.
+    """
+    if request.endpoint == "static":
+        return False
+    cookie = app.session_interface.get_cookie_name(app)
+    return (
+        cookie in request.cookies
+        or "Set-Cookie" in response.headers
+        or bool(getattr(session, "modified", False))
+        or bool(session)
+    )
 
 
 def init_app(app: Flask, settings: Settings) -> None:
@@ -61,7 +103,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         if settings.secure_cookies:
             response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-        if request.path.startswith(NO_STORE_PREFIXES):
+        if request.path.startswith(NO_STORE_PREFIXES) or depends_on_session(app, response):
             response.headers["Cache-Control"] = "no-store"
             response.headers["Pragma"] = "no-cache"
         return response

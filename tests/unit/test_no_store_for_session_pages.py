@@ -1,0 +1,57 @@
+"""Every response that depends on the browser's session is marked ``Cache-Control: no-store``.
+
+The landing page shows the signed-in name, and any page (a 404 too) of a signed-in customer
+carries their CSRF token; a shared cache or the browser's disk must keep neither.
+"""
+
+from __future__ import annotations
+
+import pytest
+from bs4 import BeautifulSoup
+
+from portal import create_app
+from tests.support.mock_idp import ISSUER
+from tests.support.mock_idp import MockIdP
+from tests.support.portal_env import portal_env
+
+
+@pytest.fixture
+def client(tmp_path, rsps):
+    idp = MockIdP(rsps)
+    client = create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER)).test_client()
+    idp.callback(client, idp.begin(client))
+    return client
+
+
+def test_landing_page_with_the_signed_in_name_is_not_stored(client):
+    response = client.get("/")
+    assert "You are signed in as Alice Example" in response.get_data(as_text=True)
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_not_found_page_with_the_csrf_token_is_not_stored(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    page = BeautifulSoup(response.get_data(as_text=True), "html.parser")
+    assert page.find("input", attrs={"name": "csrf_token"}) is not None
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("path", ["/", "/no-such-page", "/account", "/auth/signed-in"])
+def test_every_page_for_a_browser_with_a_session_is_not_stored(client, path):
+    assert client.get(path).headers["Cache-Control"] == "no-store"
+
+
+def test_a_response_that_starts_a_session_is_not_stored(tmp_path, rsps):
+    MockIdP(rsps)
+    client = create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER)).test_client()
+    response = client.get("/login")
+    assert "portal_session=" in response.headers.get("Set-Cookie", "")
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_static_files_stay_cacheable_for_signed_in_customers(client):
+    response = client.get("/static/portal.css")
+    response.close()
+    assert response.status_code == 200
+    assert "no-store" not in response.headers.get("Cache-Control", "")
