@@ -111,39 +111,69 @@ def signed_in() -> Response | str:
 
 @bp.post("/logout")
 def logout() -> Response:
-    """End the portal session only; the SSO session at the IdP lives on."""
+    """End the portal session only; the SSO session at the IdP lives on.
+
+    Nothing of the session is kept, the ID token least of all: the next person at a shared
+    browser must find no trace of this customer (see ``end_sso_after_logout``).
+    """
     ended = sessions.end()
     if ended is not None:
         log.info("logout (portal only) sub=%s", ended.sub)
-        # kept server-side so "Log out everywhere" on the logged-out page can still name
-        # the SSO session to the IdP (id_token_hint)
-        sessions.remember("logout_hint", ended.id_token)
     return redirect(url_for("auth.logged_out", scope="portal"))
 
 
 @bp.post("/logout/everywhere")
 def logout_everywhere() -> Response | str:
-    """End the portal session and send the browser to the IdP's end_session_endpoint."""
-    hint = sessions.recall("logout_hint")
+    """End the portal session and send the browser to the IdP's end_session_endpoint.
+
+    The live session's ID token goes along as ``id_token_hint``, so the IdP knows which SSO
+    session to end and may skip its confirmation.
+    """
     ended = sessions.end()
+    response = _end_sso(ended.id_token if ended else None)
     if ended is not None:
-        hint = ended.id_token
+        log.info("logout everywhere sub=%s", ended.sub)
+    return response
+
+
+@bp.get("/logged-out/everywhere")
+@limiter.limit(_rate_limit)
+def end_sso_after_logout() -> Response | str:
+    """The logged-out page's "Log out everywhere", after the portal session has ended.
+
+    RP-Initiated Logout 1.0, Section 2, without ``id_token_hint``: only ``client_id``,
+    ``post_logout_redirect_uri`` and ``state``, so that the URL (in the browser's history)
+    names no one. The IdP then asks the customer to confirm (Section 6), as
+    node-oidc-provider, Keycloak and the dev IdP do. ``logout_hint`` is not sent: it would be
+    an identifier of the customer in that URL again, and it is optional for the IdP anyway.
+
+    A GET, without a CSRF token: it changes nothing at the portal (no portal session is
+    left), and a link from another site to it does no more than a link to the IdP's own
+    end-session endpoint would, since the IdP confirms. So the logged-out page needs no
+    session and no token, and an anonymous visit stores nothing; the logout ``state`` is
+    stored only here, when the customer asks, under the same rate limit as Login.
+    """
+    if sessions.current() is not None:
+        return redirect(url_for("account.account"))
+    log.info("logout everywhere requested after a portal logout")
+    return _end_sso(None)
+
+
+def _end_sso(id_token_hint: str | None) -> Response | str:
     try:
-        response = provider.get().logout_redirect(hint)
+        response = provider.get().logout_redirect(id_token_hint)
     except provider.LoginFailed as exc:
         log.warning("logout everywhere: provider unavailable: %s", exc.reason)
-        if hint:
-            sessions.remember("logout_hint", hint)  # so "Log out everywhere" can be retried
         return error_page("unreachable", 503, login=False)
     if response is None:
         log.info("logout everywhere unavailable (no end_session_endpoint)")
         return render_template("logged_out.html", scope="no-end-session")
-    log.info("logout everywhere sub=%s", ended.sub if ended else "(after local logout)")
     return response
 
 
 @bp.get("/logged-out")
 def logged_out() -> Response | str:
+    """The page after any logout. It stores nothing: anonymous visits must cost no state."""
     if sessions.current() is not None:
         return redirect(url_for("account.account"))
     scope = "portal"

@@ -1,0 +1,46 @@
+"""A shared browser after "Log out": no trace of the customer in the store or in the history.
+
+"Log out everywhere" on the logged-out page reaches the live dev IdP without ``id_token_hint``
+(only client_id, post_logout_redirect_uri and state); the IdP asks the customer to confirm,
+ends the SSO session and sends the browser back, where the portal confirms with the state.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tests.support.stored_records import StoredRecords
+
+JWT = re.compile(rb"eyJ[\w-]+\.eyJ[\w-]+\.[\w-]*")
+
+
+def test_log_out_then_log_out_everywhere_leaves_no_trace(stack, redis_server):
+    user = stack.user()
+    journey = stack.journey()
+    journey.first_login(user)
+    records = StoredRecords(redis_url=redis_server.url)
+    assert [k for k, v in records.values().items() if JWT.search(v)]  # the live session's token
+
+    logged_out = journey.logout()
+    assert logged_out.path == "/logged-out"
+    stored = records.values()
+    assert [key for key, value in stored.items() if JWT.search(value)] == []
+    assert [key for key, value in stored.items() if user.email.encode() in value] == []
+
+    seen_before = len(journey.browser.history)
+    confirm = logged_out.submit(button="Log out everywhere")
+    assert confirm.url.startswith(stack.idp.url + "/end-session?")
+    assert confirm.find_form(button="Log out") is not None  # the IdP asks the customer
+    done = confirm.submit(button="Log out")
+    assert done.path == "/logged-out"
+    assert "You are logged out everywhere." in done.text
+
+    visited = journey.browser.history[seen_before:]
+    for url in visited:
+        assert "id_token_hint" not in url, url
+        assert not JWT.search(url.encode()), url
+        for trace in (user.username, user.email, user.name):
+            assert trace not in url, url
+
+    journey.login(user)
+    assert journey.seen_idp_screens[0] == "username"  # the SSO session really ended

@@ -1,0 +1,108 @@
+"""After "Log out", nothing of the customer is kept, and "Log out everywhere" names no one.
+
+Before, a portal-only logout kept the raw ID token server-side (for up to 600 s, restarted on
+every write) so that "Log out everywhere" on the logged-out page could send it as
+``id_token_hint`` in a GET URL: the next person at a shared browser found the previous
+customer's sub, sid, email and name in its history. Now that button sends only ``client_id``,
+``post_logout_redirect_uri`` and ``state``, and the IdP asks the customer to confirm.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+from urllib.parse import unquote
+from urllib.parse import urlsplit
+
+import pytest
+from bs4 import BeautifulSoup
+
+from portal import create_app
+from tests.support.mock_idp import ISSUER
+from tests.support.mock_idp import MockIdP
+from tests.support.portal_env import portal_env
+from tests.support.portal_env import redis_env
+from tests.support.stored_records import StoredRecords
+from tests.support.tokens import sign
+
+
+@pytest.fixture(params=["redis", "filesystem"])
+def portal(request, tmp_path, rsps):
+    idp = MockIdP(rsps)
+    issued: list[str] = []
+
+    def keep(claims):
+        issued.append(sign(claims, idp.key))
+        return issued[-1]
+
+    idp.id_token_factory = keep
+    if request.param == "redis":
+        redis_url = request.getfixturevalue("redis_url")
+        app = create_app(redis_env(tmp_path, redis_url, PORTAL_RATE_LIMIT="3 per minute"))
+        records = StoredRecords(redis_url=redis_url)
+    else:
+        app = create_app(
+            portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER, PORTAL_RATE_LIMIT="3 per minute")
+        )
+        records = StoredRecords(folder=tmp_path / "sessions")
+    client = app.test_client()
+    idp.callback(client, idp.begin(client))
+    assert len(issued) == 1
+    return idp, client, records, issued[0]
+
+
+def csrf(client, path="/account") -> str:
+    page = BeautifulSoup(client.get(path).get_data(as_text=True), "html.parser")
+    return page.find("input", attrs={"name": "csrf_token"})["value"]
+
+
+def test_nothing_of_the_customer_is_stored_after_logout(portal):
+    idp, client, records, id_token = portal
+    assert records.holding(id_token)  # while signed in, the session holds it
+    client.post("/logout", data={"csrf_token": csrf(client)})
+    client.get("/logged-out?scope=portal")
+    assert records.holding(id_token) == []
+    assert records.holding("alice@example.com") == []
+
+
+def test_log_out_everywhere_after_logout_sends_no_token_and_no_identifier(portal):
+    idp, client, records, id_token = portal
+    client.post("/logout", data={"csrf_token": csrf(client)})
+    page = BeautifulSoup(client.get("/logged-out").get_data(as_text=True), "html.parser")
+    form = page.find("button", string="Log out everywhere").find_parent("form")
+    assert form["method"] == "get"
+    response = client.get(form["action"])
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location.startswith(idp.metadata["end_session_endpoint"] + "?")
+    params = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    assert set(params) == {"client_id", "post_logout_redirect_uri", "state"}
+    assert params["client_id"] == "portal"
+    assert params["post_logout_redirect_uri"] == "http://127.0.0.1:8888/logged-out"
+    for trace in (id_token, "user-123", "sid-1", "alice", "Alice Example"):
+        assert trace not in unquote(location)
+    back = client.get("/logged-out", query_string={"state": params["state"]})
+    assert "You are logged out everywhere." in back.get_data(as_text=True)
+    assert records.holding(params["state"]) == []  # the state is used up, its record gone
+
+
+def test_log_out_everywhere_while_signed_in_still_names_the_session(portal):
+    idp, client, records, id_token = portal
+    response = client.post("/logout/everywhere", data={"csrf_token": csrf(client)})
+    params = parse_qs(urlsplit(response.headers["Location"]).query)
+    assert params["id_token_hint"] == [id_token]  # the session is live: the IdP may skip asking
+    assert records.holding(id_token) == []
+
+
+def test_the_tokenless_button_does_not_log_a_signed_in_customer_out(portal):
+    idp, client, records, id_token = portal
+    response = client.get("/logged-out/everywhere")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/account"
+    assert client.get("/account").status_code == 200
+
+
+def test_the_tokenless_button_is_rate_limited(portal):
+    idp, client, records, id_token = portal
+    client.post("/logout", data={"csrf_token": csrf(client)})
+    statuses = [client.get("/logged-out/everywhere").status_code for _ in range(4)]
+    assert statuses == [302, 302, 302, 429]
