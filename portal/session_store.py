@@ -10,22 +10,27 @@ interfaces, subclassed for two reasons:
 * an unreachable store yields a marked empty session instead of an exception inside Flask's
   request context set-up (where no error handler can run), so the portal answers 503.
 
+Both store records with :mod:`portal.session_serializer` (MessagePack, never pickle).
+
 The index maps an IdP session id (``sid``) and a subject (``sub``) to the portal sessions
 that belong to them, so a back-channel logout deletes exactly those sessions without scanning
-the store. Every key prefix is defined here, once.
+the store. Beside it, per ``sid``: the first ``auth_time`` seen (the session's bound, see
+:func:`portal.sessions.start`) and, once a back-channel logout ended it, a tombstone (so a
+login whose callback was still running when the logout arrived cannot outlive it). Every key
+prefix is defined here, once.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from abc import ABC
 from abc import abstractmethod
 from datetime import timedelta
 from typing import Any
 
 import redis
-from cachelib import FileSystemCache
 from flask import Flask
 from flask import Request
 from flask_session.base import ServerSideSession
@@ -33,12 +38,20 @@ from flask_session.cachelib import CacheLibSessionInterface
 from flask_session.redis import RedisSessionInterface
 
 from portal.clock import Clock
+from portal.session_files import SessionFiles
+from portal.session_serializer import SessionSerializer
 
 log = logging.getLogger("portal.sessions")
 
 SESSION_PREFIX = "portal:session:"
 SID_PREFIX = "portal:sid:"
 SUB_PREFIX = "portal:sub:"
+#: Sessions of a subject whose ID token carried no ``sid`` (see SessionIndex.end_by_sid).
+NOSID_PREFIX = "portal:nosid:"
+#: A ``sid`` ended by back-channel logout, remembered for the SSO bound.
+ENDED_SID_PREFIX = "portal:sid-ended:"
+#: The first ``auth_time`` seen for a ``sid``.
+AUTH_TIME_PREFIX = "portal:sid-auth-time:"
 JTI_PREFIX = "portal:jti:"
 
 #: The session key under which sessions.py keeps the signed-in state; read here only to
@@ -67,11 +80,23 @@ def storage_ttl(data: dict[str, Any], now: float, idle_timeout: int, login_timeo
 
 
 class _LifetimeBound:
-    """Mixin for Flask-Session interfaces: per-session TTL and store-outage handling."""
+    """Mixin for Flask-Session interfaces: per-session TTL, store outages, safe records."""
 
     clock: Clock
     idle_timeout: int
     login_timeout: int
+    index: SessionIndex
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.serializer = SessionSerializer()
+
+    def _retrieve_session_data(self, store_id: str) -> dict[str, Any] | None:
+        data = super()._retrieve_session_data(store_id)  # type: ignore[misc]
+        if data is not None and not isinstance(data, dict):
+            log.warning("session record refused: not a map")
+            return None
+        return data
 
     def _upsert_session(
         self, session_lifetime: timedelta, session: ServerSideSession, store_id: str
@@ -135,6 +160,8 @@ class PortalRedisSessionInterface(_LifetimeBound, RedisSessionInterface):
 
 
 class PortalFileSessionInterface(_LifetimeBound, CacheLibSessionInterface):
+    """Records in :class:`portal.session_files.SessionFiles` (its own MessagePack serializer)."""
+
     def _update_existing(
         self, lifetime: timedelta, session: ServerSideSession, store_id: str
     ) -> None:
@@ -145,18 +172,38 @@ class PortalFileSessionInterface(_LifetimeBound, CacheLibSessionInterface):
 
 
 class SessionIndex(ABC):
-    """Which portal sessions belong to an IdP session (sid) or a subject (sub)."""
+    """Which portal sessions belong to an IdP session (sid) or a subject (sub).
+
+    ``tombstone_ttl`` is how long an ended sid is remembered: the SSO bound (plus clock
+    skew), after which no ID token of that sid can start a session anyway.
+    """
+
+    tombstone_ttl: int
 
     @abstractmethod
-    def add(self, session_id: str, *, sid: str | None, sub: str, ttl: int) -> None: ...
+    def add(self, session_id: str, *, sid: str | None, sub: str, ttl: int) -> None:
+        """Index a session for ``ttl`` seconds; an entry's expiry only ever grows."""
 
     @abstractmethod
-    def end_by_sid(self, sid: str) -> int:
-        """Delete every portal session of this IdP session at once; return how many."""
+    def end_by_sid(self, sid: str, *, sub: str | None = None) -> int:
+        """Delete every portal session of this IdP session at once; return how many.
+
+        Also deletes the sessions of ``sub`` that started without a sid (the IdP's ID token
+        had none, so any of them may be this IdP session), and leaves a tombstone for the sid.
+        """
 
     @abstractmethod
     def end_by_sub(self, sub: str) -> int:
         """Delete every portal session of this subject at once; return how many."""
+
+    @abstractmethod
+    def sid_ended(self, sid: str) -> bool:
+        """Whether a back-channel logout ended this sid (within ``tombstone_ttl``)."""
+
+    @abstractmethod
+    def first_auth_time(self, sid: str, auth_time: float, ttl: int) -> float:
+        """The first ``auth_time`` seen for ``sid``; remembers ``auth_time`` for ``ttl``
+        seconds when none is (ttl computed from it by the caller, as for the index)."""
 
     @abstractmethod
     def jti_seen(self, jti: str) -> bool:
@@ -171,31 +218,46 @@ class SessionIndex(ABC):
         """Raise :class:`StoreUnavailable` when the store cannot be reached."""
 
 
-# Deletes the sessions named in an index set and the set itself in one atomic step, so a
-# back-channel logout costs O(sessions of that sid), whatever the store holds in total.
+def _index_keys(sid: str | None, sub: str) -> list[str]:
+    return [SUB_PREFIX + sub, SID_PREFIX + sid if sid else NOSID_PREFIX + sub]
+
+
+def _logout_keys(sid: str, sub: str | None) -> list[str]:
+    return [SID_PREFIX + sid] + ([NOSID_PREFIX + sub] if sub else [])
+
+
+# Leaves the tombstone (if any), then deletes the sessions named in the index sets and the
+# sets themselves, in one atomic step: a back-channel logout costs O(sessions it ends),
+# whatever the store holds in total. Tombstone first: see _LifetimeBound._drop_if_sid_ended.
 _END_SCRIPT = """
-local ids = redis.call('SMEMBERS', KEYS[1])
-for _, id in ipairs(ids) do redis.call('DEL', ARGV[1] .. id) end
-redis.call('DEL', KEYS[1])
-return #ids
+if ARGV[2] ~= '' then redis.call('SET', ARGV[2], '1', 'EX', ARGV[3]) end
+local n = 0
+for _, key in ipairs(KEYS) do
+  local ids = redis.call('SMEMBERS', key)
+  for _, id in ipairs(ids) do redis.call('DEL', ARGV[1] .. id) end
+  redis.call('DEL', key)
+  n = n + #ids
+end
+return n
 """
 
 
 class RedisSessionIndex(SessionIndex):
-    """Redis sets ``portal:sid:<sid>`` and ``portal:sub:<sub>`` of session ids, with expiry.
+    """Redis sets ``portal:sid:<sid>``, ``portal:sub:<sub>``, ``portal:nosid:<sub>`` of
+    session ids, with expiry, and plain keys per sid (tombstone, first auth_time).
 
     Shared by every portal process that uses the same Redis.
     """
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, *, tombstone_ttl: int = 43200 + 60) -> None:
         self.client = client
+        self.tombstone_ttl = tombstone_ttl
         self._end = client.register_script(_END_SCRIPT)
 
     def add(self, session_id: str, *, sid: str | None, sub: str, ttl: int) -> None:
-        keys = [SUB_PREFIX + sub] + ([SID_PREFIX + sid] if sid else [])
         try:
             with self.client.pipeline() as pipe:
-                for key in keys:
+                for key in _index_keys(sid, sub):
                     pipe.sadd(key, session_id)
                     pipe.expire(key, ttl, nx=True)
                     pipe.expire(key, ttl, gt=True)
@@ -203,17 +265,34 @@ class RedisSessionIndex(SessionIndex):
         except STORE_ERRORS as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
 
-    def end_by_sid(self, sid: str) -> int:
-        return self._run_end(SID_PREFIX + sid)
+    def end_by_sid(self, sid: str, *, sub: str | None = None) -> int:
+        return self._run_end(_logout_keys(sid, sub), ENDED_SID_PREFIX + sid)
 
     def end_by_sub(self, sub: str) -> int:
-        return self._run_end(SUB_PREFIX + sub)
+        return self._run_end([SUB_PREFIX + sub], "")
 
-    def _run_end(self, key: str) -> int:
+    def _run_end(self, keys: list[str], tombstone: str) -> int:
         try:
-            return int(self._end(keys=[key], args=[SESSION_PREFIX]))
+            return int(self._end(keys=keys, args=[SESSION_PREFIX, tombstone, self.tombstone_ttl]))
         except STORE_ERRORS as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
+
+    def sid_ended(self, sid: str) -> bool:
+        try:
+            return bool(self.client.exists(ENDED_SID_PREFIX + sid))
+        except STORE_ERRORS as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+
+    def first_auth_time(self, sid: str, auth_time: float, ttl: int) -> float:
+        key = AUTH_TIME_PREFIX + sid
+        try:
+            with self.client.pipeline() as pipe:  # MULTI/EXEC: set-if-absent, then read
+                pipe.set(key, repr(float(auth_time)), ex=max(1, ttl), nx=True)
+                pipe.get(key)
+                _, first = pipe.execute()
+        except STORE_ERRORS as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        return float(first) if first is not None else float(auth_time)
 
     def jti_seen(self, jti: str) -> bool:
         try:
@@ -235,37 +314,63 @@ class RedisSessionIndex(SessionIndex):
 
 
 class FileSessionIndex(SessionIndex):
-    """The same index in the filesystem cache that holds the sessions.
+    """The same index in the session folder, beside the sessions.
 
     A process-local lock makes read-modify-write safe within one process; the filesystem
     backend is documented as single-process (use Redis for several).
     """
 
-    def __init__(self, cache: FileSystemCache) -> None:
+    def __init__(self, cache: SessionFiles, *, tombstone_ttl: int = 43200 + 60) -> None:
         self.cache = cache
+        self.tombstone_ttl = tombstone_ttl
         self._lock = threading.Lock()
 
     def add(self, session_id: str, *, sid: str | None, sub: str, ttl: int) -> None:
-        keys = [SUB_PREFIX + sub] + ([SID_PREFIX + sid] if sid else [])
         with self._lock:
-            for key in keys:
+            for key in _index_keys(sid, sub):
                 members = set(self.cache.get(key) or ())
                 members.add(session_id)
-                self.cache.set(key, sorted(members), timeout=ttl)
+                # Keep the later expiry, as Redis does with EXPIRE GT: a later login that
+                # ends sooner must not make the set forget the sessions that end later.
+                timeout = max(ttl, self._remaining(key))
+                self.cache.set(key, sorted(members), timeout=timeout)
 
-    def end_by_sid(self, sid: str) -> int:
-        return self._end(SID_PREFIX + sid)
+    def _remaining(self, key: str) -> int:
+        expires = self.cache.expires_at(key)
+        if not expires:  # absent (or never expiring, which the index does not write)
+            return 0
+        return int(expires - time.time())
+
+    def end_by_sid(self, sid: str, *, sub: str | None = None) -> int:
+        with self._lock:
+            self.cache.set(ENDED_SID_PREFIX + sid, 1, timeout=self.tombstone_ttl)
+            return self._end(_logout_keys(sid, sub))
 
     def end_by_sub(self, sub: str) -> int:
-        return self._end(SUB_PREFIX + sub)
-
-    def _end(self, key: str) -> int:
         with self._lock:
+            return self._end([SUB_PREFIX + sub])
+
+    def _end(self, keys: list[str]) -> int:
+        count = 0
+        for key in keys:
             members = list(self.cache.get(key) or ())
             if members:
                 self.cache.delete_many(*[SESSION_PREFIX + m for m in members])
             self.cache.delete(key)
-            return len(members)
+            count += len(members)
+        return count
+
+    def sid_ended(self, sid: str) -> bool:
+        return bool(self.cache.has(ENDED_SID_PREFIX + sid))
+
+    def first_auth_time(self, sid: str, auth_time: float, ttl: int) -> float:
+        key = AUTH_TIME_PREFIX + sid
+        with self._lock:
+            first = self.cache.get(key)
+            if isinstance(first, int | float):
+                return float(first)
+            self.cache.set(key, float(auth_time), timeout=max(1, ttl))
+            return float(auth_time)
 
     def jti_seen(self, jti: str) -> bool:
         return bool(self.cache.has(JTI_PREFIX + jti))

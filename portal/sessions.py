@@ -2,9 +2,10 @@
 
 No other module reads or writes the signed-in state in ``flask.session``. The rules of
 DESIGN.md's "Session semantics" table live here: a session never outlives
-``auth_time + PORTAL_SSO_MAX_AGE`` (the IdP's 12-hour SSO session), ends after
-``PORTAL_IDLE_TIMEOUT`` without requests, gets a fresh id at login (no fixation), and is
-indexed by the IdP's ``sid`` and the ``sub`` so a back-channel logout finds it at once.
+``auth_time + PORTAL_SSO_MAX_AGE`` (the IdP's 12-hour SSO session; ``auth_time`` is the first
+one seen for the IdP session, see :func:`start`), ends after ``PORTAL_IDLE_TIMEOUT`` without
+requests, gets a fresh id at login (no fixation), and is indexed by the IdP's ``sid`` and the
+``sub`` so a back-channel logout finds it at once.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from cachelib import FileSystemCache
 from flask import Flask
+from flask import Response
 from flask import current_app
 from flask import g
 from flask import session
 
 from portal.clock import Clock
+from portal.errors import error_page
+from portal.session_files import SessionFiles
+from portal.session_files import prepare_session_dir
 from portal.session_store import SESSION_PREFIX
 from portal.session_store import STATE_KEY
 from portal.session_store import FileSessionIndex
@@ -36,6 +40,24 @@ log = logging.getLogger("portal.sessions")
 
 #: How often (seconds) a request refreshes ``last_seen``; the idle rule is this precise.
 TOUCH_GRANULARITY = 15
+
+#: Pending logins (Authlib's ``_state_<provider>_<state>`` entries) kept per browser session.
+MAX_PENDING_LOGINS = 5
+PENDING_LOGIN_PREFIX = "_state_"
+
+#: The cookie on https: ``__Host-`` makes browsers refuse it unless Secure, Path=/ and
+#: without Domain, so a sibling subdomain or a plain-http answer cannot plant one.
+HOST_COOKIE_NAME = "__Host-portal_session"
+#: The cookie on http (loopback only, demo and tests), where ``__Host-`` cannot be used.
+PLAIN_COOKIE_NAME = "portal_session"
+
+
+class LoginEnded(Exception):
+    """The IdP session of this login is over already; no portal session is created."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -72,10 +94,12 @@ class PortalSession:
 def init_app(app: Flask, settings: Settings, clock: Clock) -> None:
     """Install the session interface for the configured backend and the index beside it."""
     app.config.update(
-        SESSION_COOKIE_NAME="portal_session",
+        SESSION_COOKIE_NAME=cookie_name(settings),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_PATH="/",
+        SESSION_COOKIE_DOMAIN=None,
         SESSION_PERMANENT=False,
         SESSION_REFRESH_EACH_REQUEST=False,
     )
@@ -85,6 +109,8 @@ def init_app(app: Flask, settings: Settings, clock: Clock) -> None:
         "permanent": False,
         "sid_length": 32,
     }
+    # an ended sid is remembered as long as an ID token of it could still start a session
+    tombstone_ttl = settings.sso_max_age + settings.clock_skew
     index: SessionIndex
     if settings.session_backend == "redis":
         client = redis.Redis.from_url(
@@ -93,18 +119,25 @@ def init_app(app: Flask, settings: Settings, clock: Clock) -> None:
             socket_connect_timeout=settings.http_timeout,
         )
         interface = PortalRedisSessionInterface(app, client=client, **common)
-        index = RedisSessionIndex(client)
+        index = RedisSessionIndex(client, tombstone_ttl=tombstone_ttl)
     else:
-        settings.session_dir.mkdir(parents=True, exist_ok=True)
-        cache = FileSystemCache(str(settings.session_dir), threshold=10000, mode=0o600)
-        interface = PortalFileSessionInterface(app, client=cache, **common)
-        index = FileSessionIndex(cache)
+        files = SessionFiles(prepare_session_dir(settings.session_dir))
+        interface = PortalFileSessionInterface(app, client=files, **common)
+        index = FileSessionIndex(files, tombstone_ttl=tombstone_ttl)
     interface.clock = clock
     interface.idle_timeout = settings.idle_timeout
     interface.login_timeout = settings.login_timeout
+    interface.index = index
     app.session_interface = interface
     app.extensions["portal.session_index"] = index
     app.before_request(_load)
+    app.after_request(_keep_recent_login_states)
+    app.register_error_handler(LoginEnded, _login_ended)
+
+
+def cookie_name(settings: Settings) -> str:
+    """``__Host-portal_session`` on https, ``portal_session`` on http loopback."""
+    return HOST_COOKIE_NAME if settings.secure_cookies else PLAIN_COOKIE_NAME
 
 
 def _settings() -> Settings:
@@ -128,12 +161,33 @@ def start(claims: dict[str, Any], id_token: str, profile: dict[str, Any]) -> Por
 
     The pre-login session (state, nonce, PKCE verifier) is cleared and its id discarded, so
     an id planted before login is worthless afterwards (session fixation).
+
+    The bound is the first ``auth_time`` the portal saw for this ``sid``, plus
+    PORTAL_SSO_MAX_AGE. Keycloak keeps the same user session, and so the same sid, through a
+    re-authentication (``prompt=login``, ``max_age``) but resets ``auth_time``, while its
+    session still ends at its own start plus its max lifespan, with no logout token on
+    expiry; bounding by the latest ``auth_time`` would let the portal session outlive it by
+    up to 12 hours. (authentik starts a new sid instead and back-channels the old one.)
+
+    Raises :class:`LoginEnded` when a back-channel logout already ended this sid (it
+    arrived while this login's callback was running) or its bound is past.
     """
     settings, now = _settings(), _clock().now()
     auth_time = float(claims["auth_time"])
+    sid = claims.get("sid") if isinstance(claims.get("sid"), str) else None
+    first_auth_time = auth_time
+    if sid:
+        if index().sid_ended(sid):
+            raise LoginEnded(f"the IdP ended session sid={sid} during this login")
+        first_auth_time = index().first_auth_time(
+            sid, auth_time, ttl=int(auth_time + settings.sso_max_age - now)
+        )
+    ends_at = min(first_auth_time, auth_time) + settings.sso_max_age
+    if ends_at <= now:
+        raise LoginEnded(f"IdP session sid={sid} began more than PORTAL_SSO_MAX_AGE ago")
     started = PortalSession(
         sub=claims["sub"],
-        sid=claims.get("sid") if isinstance(claims.get("sid"), str) else None,
+        sid=sid,
         username=str(profile.get("preferred_username") or ""),
         name=str(profile.get("name") or ""),
         email=str(profile.get("email") or ""),
@@ -142,7 +196,7 @@ def start(claims: dict[str, Any], id_token: str, profile: dict[str, Any]) -> Por
         amr=tuple(a for a in claims.get("amr", []) if isinstance(a, str)),
         started_at=now,
         last_seen=now,
-        ends_at=auth_time + settings.sso_max_age,
+        ends_at=ends_at,
     )
     session.clear()
     current_app.session_interface.rotate(session)  # type: ignore[attr-defined]
@@ -213,14 +267,51 @@ def end() -> PortalSession | None:
     return ended
 
 
-def end_by_sid(sid: str) -> int:
-    """Back-channel logout: every portal session of that IdP session, in one step."""
-    return index().end_by_sid(sid)
+def end_by_sid(sid: str, *, sub: str | None = None) -> int:
+    """Back-channel logout: every portal session of that IdP session, in one step.
+
+    Back-Channel Logout 1.0, Section 2.7: the RP ends the sessions "identified by the iss and
+    sub Claims and/or the sid Claim". A session whose ID token had no sid cannot be told
+    apart from this IdP session, so with ``sub`` (the logout token's) it ends too; sessions
+    of that subject known to belong to another sid are kept. The sid is then remembered
+    (tombstone) so that a login of it still in its callback cannot outlive this logout.
+    """
+    return index().end_by_sid(sid, sub=sub)
 
 
 def end_by_sub(sub: str) -> int:
     """Back-channel logout without sid: every portal session of that subject."""
     return index().end_by_sub(sub)
+
+
+def _login_ended(exc: LoginEnded) -> Response:
+    log.warning("login refused: %s", exc.reason)
+    return error_page("failed", 400)
+
+
+def _keep_recent_login_states(response: Response) -> Response:
+    """After each request: keep only the MAX_PENDING_LOGINS most recent pending logins.
+
+    Authlib stores one entry per ``GET /login`` (state, nonce, PKCE verifier) and drops them
+    only once expired; without a cap, 300 logins that are never finished make one stored
+    session of 177 KB. The oldest go first; the login of an abandoned tab then fails with
+    "state unknown" and starts again.
+    """
+    if not session.modified:
+        return response
+    pending = [key for key in session if key.startswith(PENDING_LOGIN_PREFIX)]
+    if len(pending) <= MAX_PENDING_LOGINS:
+        return response
+
+    def created(key: str) -> float:  # Authlib's "exp" is its creation time plus one hour
+        entry = session.get(key)
+        exp = entry.get("exp") if isinstance(entry, dict) else None
+        return float(exp) if isinstance(exp, int | float) else 0.0
+
+    pending.sort(key=created)
+    for key in pending[: len(pending) - MAX_PENDING_LOGINS]:
+        session.pop(key, None)
+    return response
 
 
 def logout_token_seen(jti: str) -> bool:
