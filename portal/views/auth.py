@@ -216,7 +216,7 @@ def backchannel_logout() -> Response:
             log.warning("back-channel logout refused: jti replayed")
             return json_error("invalid_request", "logout token replayed", 400)
         if claims.get("sid"):
-            count = sessions.end_by_sid(claims["sid"])
+            count = sessions.end_by_sid(claims["sid"], sub=claims.get("sub"))
         else:
             count = sessions.end_by_sub(claims["sub"])
         # remembered only once applied: a retry after a store failure must not be "replayed"

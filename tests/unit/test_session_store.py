@@ -165,6 +165,47 @@ def test_backchannel_logout_by_sub_without_sid(make_app, rsps):
     assert signed_in(theirs)
 
 
+def test_logout_with_sid_and_sub_ends_the_subjects_sessions_that_had_no_sid(make_app, rsps):
+    """The ID token had no sid, the logout token has sid and sub (Back-Channel Logout 1.0,
+    Section 2.7: the sessions "identified by the iss and sub Claims and/or the sid Claim").
+    A session without sid may be that IdP session, so it ends; one of another sid stays."""
+    idp = MockIdP(rsps)
+    app = make_app()
+    unknown_sid, other_sid, other_user = app.test_client(), app.test_client(), app.test_client()
+    login(unknown_sid, idp, sub="alice", sid=None)
+    login(other_sid, idp, sub="alice", sid="sid-other")
+    login(other_user, idp, sub="bob", sid=None)
+    response = backchannel(app.test_client(), idp, sid="sid-never-seen", sub="alice")
+    assert response.status_code == 200
+    assert not signed_in(unknown_sid)
+    assert signed_in(other_sid)
+    assert signed_in(other_user)
+
+
+def test_file_index_keeps_the_later_expiry_of_a_subject(tmp_path, rsps, monkeypatch):
+    """A later login that ends sooner must not shorten the subject's set (EXPIRE GT in
+    Redis); else a sub-only logout misses the session that ends later."""
+    import cachelib.file
+
+    idp = MockIdP(rsps)
+    clock = FixedClock()
+    app = create_app(
+        portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER, PORTAL_SESSION_BACKEND="filesystem"),
+        clock=clock,
+    )
+    long_lived, short_lived = app.test_client(), app.test_client()
+    login(long_lived, idp, sub="alice", sid="s-long")  # signed in just now: 1 h idle bound
+    # signed in 11 h 50 min ago elsewhere: this one may live 10 more minutes
+    login(short_lived, idp, sub="alice", sid="s-short", auth_time=int(clock.now()) - 42600)
+    # 15 minutes later (the store's clock is the system's): the short session's bound passed
+    later = cachelib.file.time() + 900
+    monkeypatch.setattr(cachelib.file, "time", lambda: later)
+    clock.advance(900)
+    response = backchannel(app.test_client(), idp, now=clock.now(), sid=None, sub="alice")
+    assert response.status_code == 200
+    assert not signed_in(long_lived)
+
+
 BAD = [
     ("nonce", {"nonce": "n"}),
     ("no events", {"events": None}),
@@ -252,11 +293,11 @@ def test_logout_token_retry_after_store_failure_is_applied(make_app, rsps, monke
     real = sessions.end_by_sid
     calls = []
 
-    def flaky(sid):
+    def flaky(sid, **kwargs):
         calls.append(sid)
         if len(calls) == 1:
             raise StoreUnavailable("timeout")
-        return real(sid)
+        return real(sid, **kwargs)
 
     monkeypatch.setattr(sessions, "end_by_sid", flaky)
     first = app.test_client().post("/auth/backchannel-logout", data={"logout_token": token})
