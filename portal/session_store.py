@@ -144,6 +144,24 @@ class _LifetimeBound:
             # Named here, where a store error is certain, so the error handler never has to
             # guess whether an OSError came from the store or from elsewhere (a template).
             raise StoreUnavailable(type(exc).__name__) from exc
+        if getattr(session, "new_login", False):
+            self._drop_if_sid_ended(session)
+
+    def _drop_if_sid_ended(self, session: ServerSideSession) -> None:
+        """After creating a signed-in record: delete it if its sid was ended meanwhile.
+
+        A back-channel logout writes the tombstone before deleting the sid's sessions, and
+        :func:`portal.sessions.start` indexes the session before it is saved; so either that
+        logout deletes the record, or this check sees the tombstone.
+        """
+        state = session.get(STATE_KEY)
+        sid = state.get("sid") if isinstance(state, dict) else None
+        if sid and self.index.sid_ended(sid):
+            try:
+                self._delete_session(self._get_store_id(session.sid))  # type: ignore[attr-defined]
+            except STORE_ERRORS as exc:
+                raise StoreUnavailable(type(exc).__name__) from exc
+            log.warning("session ended at once: back-channel logout for sid=%s during login", sid)
 
 
 class PortalRedisSessionInterface(_LifetimeBound, RedisSessionInterface):

@@ -1,0 +1,75 @@
+"""A back-channel logout that arrives while the same login's callback runs is not lost.
+
+The IdP can end its session (and send the logout token) between issuing the code and the
+portal saving the new session. The portal remembers ended sids until the SSO bound and checks
+them when a session starts and after it is saved.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from portal import sessions
+from portal.provider import Provider
+from tests.support.mock_idp import MockIdP
+from tests.support.session_app import backchannel
+from tests.support.session_app import login
+from tests.support.session_app import session_app
+from tests.support.session_app import signed_in
+
+
+@pytest.fixture(params=["redis", "filesystem"])
+def app(tmp_path, request):
+    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    return session_app(tmp_path, request.param, url)
+
+
+def test_logout_between_session_start_and_save_ends_the_new_session(app, rsps, monkeypatch):
+    """The logout deletes the (not yet saved) session's index entry; the save comes after."""
+    idp = MockIdP(rsps)
+    delivered = []
+    real_start = sessions.start
+
+    def start_then_logout_arrives(*args, **kwargs):
+        started = real_start(*args, **kwargs)
+        delivered.append(backchannel(app.test_client(), idp, sid="sid-race").status_code)
+        return started
+
+    monkeypatch.setattr(sessions, "start", start_then_logout_arrives)
+    client = app.test_client()
+    idp.claims_override = {"sid": "sid-race"}
+    idp.callback(client, idp.begin(client))
+    assert delivered == [200]
+    assert not signed_in(client)
+
+
+def test_logout_before_the_session_starts_refuses_the_login(app, rsps, monkeypatch, caplog):
+    """The code was redeemed, then the IdP ended that session: no portal session at all."""
+    idp = MockIdP(rsps)
+    real_finish = Provider.finish_login
+
+    def finish_then_logout_arrives(self, args):
+        result = real_finish(self, args)
+        assert backchannel(app.test_client(), idp, sid="sid-gone").status_code == 200
+        return result
+
+    monkeypatch.setattr(Provider, "finish_login", finish_then_logout_arrives)
+    client = app.test_client()
+    idp.claims_override = {"sid": "sid-gone"}
+    with caplog.at_level(logging.INFO):
+        response = idp.callback(client, idp.begin(client))
+    assert response.status_code == 400
+    assert "Sign-in failed, try again" in response.get_data(as_text=True)
+    assert "login refused: the IdP ended session sid=sid-gone" in caplog.text
+    assert "login ok" not in caplog.text
+    assert not signed_in(client)
+
+
+def test_other_sessions_of_the_subject_are_not_affected(app, rsps):
+    idp = MockIdP(rsps)
+    assert backchannel(app.test_client(), idp, sid="sid-ended").status_code == 200
+    client = app.test_client()
+    login(client, idp, sid="sid-new")  # the next login at the IdP: a new sid
+    assert signed_in(client)
