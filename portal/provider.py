@@ -11,7 +11,6 @@ a loggable reason, so routes stay thin.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from dataclasses import field
@@ -30,6 +29,8 @@ from flask import session
 
 from portal import oidc
 from portal.clock import Clock
+from portal.fetch_gate import Busy
+from portal.fetch_gate import FetchGate
 from portal.jwks import JwksCache
 from portal.settings import Settings
 
@@ -66,19 +67,25 @@ class LoginResult:
 
 
 class PortalOAuth2App(FlaskOAuth2App):
-    """Authlib's Flask client with the discovery document checked and cached once."""
+    """Authlib's Flask client with the discovery document checked and cached once.
+
+    While discovery cannot be loaded, the fetch is not repeated for every request, nor queued
+    for: see :class:`~portal.fetch_gate.FetchGate` (``gate`` is set by :func:`init_app`).
+    """
 
     expected_issuer: str = ""
-    _discovery_lock = threading.Lock()
+    gate: FetchGate
 
     def load_server_metadata(self) -> dict[str, Any]:
         if "_loaded_at" in self.server_metadata:
             return self.server_metadata
-        # One fetch per process even when a cold worker gets many requests at once.
-        with self._discovery_lock:
-            if "_loaded_at" in self.server_metadata:
-                return self.server_metadata
-            return self._fetch_server_metadata()
+        try:
+            return self.gate.run(self._fetch_server_metadata, done=self._loaded_metadata)
+        except Busy:
+            raise ProviderUnreachable("discovery under way in another request") from None
+
+    def _loaded_metadata(self) -> dict[str, Any] | None:
+        return self.server_metadata if "_loaded_at" in self.server_metadata else None
 
     def _fetch_server_metadata(self) -> dict[str, Any]:
         # Fetched into a local dict and published only after the issuer check, so another
@@ -218,6 +225,8 @@ class Provider:
                 now=now,
                 max_age=data.get("max_age"),
             )
+        except Busy:
+            raise ProviderUnreachable("JWKS fetch under way in another request") from None
         except oidc.SymmetricSignature as exc:
             raise LoginFailed(
                 f"IdP misconfigured: {exc.reason}", status=502, kind="misconfigured"
@@ -304,9 +313,12 @@ class Provider:
     def validate_logout_token(self, raw: str) -> dict[str, Any]:
         """Back-channel logout token checks (the jti replay check is the caller's)."""
         self.metadata()
-        return oidc.validate_logout_token(
-            raw, find_key=self.jwks.find_key, expected=self.expected, now=self.clock.now()
-        )
+        try:
+            return oidc.validate_logout_token(
+                raw, find_key=self.jwks.find_key, expected=self.expected, now=self.clock.now()
+            )
+        except Busy:
+            raise ProviderUnreachable("JWKS fetch under way in another request") from None
 
     def jti_memory(self, claims: dict[str, Any]) -> int:
         """How long to remember a logout token's jti: as long as the token could be accepted."""
@@ -339,6 +351,7 @@ def init_app(app: Flask, settings: Settings, clock: Clock) -> None:
         },
     )
     client.expected_issuer = settings.issuer
+    client.gate = FetchGate(clock)
     app.extensions["portal.provider"] = Provider(settings=settings, clock=clock, client=client)
 
 

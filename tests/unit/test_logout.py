@@ -83,8 +83,12 @@ def test_local_logout_page_offers_log_out_everywhere(tmp_path, rsps):
 def test_log_out_everywhere_with_provider_unreachable_says_so_and_can_retry(tmp_path, rsps):
     import requests
 
+    from portal.clock import FixedClock
+    from portal.fetch_gate import FAILURE_MEMORY
+
     idp = MockIdP(rsps)
-    client = create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER)).test_client()
+    clock = FixedClock()
+    client = create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER), clock=clock).test_client()
     idp.callback(client, idp.begin(client))
     app_provider = client.application.extensions["portal.provider"]
     app_provider.client.server_metadata.clear()  # discovery must be fetched again ...
@@ -101,6 +105,7 @@ def test_log_out_everywhere_with_provider_unreachable_says_so_and_can_retry(tmp_
         ISSUER.rstrip("/") + "/.well-known/openid-configuration",
         json=idp.metadata,
     )
+    clock.advance(FAILURE_MEMORY)  # a failed discovery is not retried at once
     # the portal session is over: the logged-out page's button retries, without any token
     assert 'action="/logged-out/everywhere"' in client.get("/logged-out").get_data(as_text=True)
     retry = client.get("/logged-out/everywhere")
