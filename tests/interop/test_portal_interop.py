@@ -127,6 +127,23 @@ def test_log_out_everywhere_then_login_asks_again(stack):
     assert again.find_form(button=LOGIN_BUTTON) is not None
 
 
+def test_log_out_everywhere_from_the_logged_out_page_sends_no_token(stack):
+    provider, portal = stack
+    browser = Browser()
+    logged_out = full_login(browser, portal).submit(button="Log out")
+    assert logged_out.path == "/logged-out"
+    seen = len(browser.history)
+    confirm = logged_out.submit(button="Log out everywhere")
+    assert confirm.url.startswith(provider.url)
+    done = confirm.submit(button=LOGOUT_BUTTON)  # the provider asks, without a hint
+    assert done.path == "/logged-out"
+    assert "You are logged out everywhere." in done.text
+    assert not [url for url in browser.history[seen:] if "id_token_hint" in url]
+    again = done.click("Login")
+    assert again.url.startswith(provider.url)
+    assert again.find_form(button=LOGIN_BUTTON) is not None
+
+
 def test_backchannel_logout_from_provider_ends_portal_session(stack):
     provider, portal = stack
     browser = Browser()
