@@ -63,9 +63,12 @@ def security() -> Response | str:
 def confirm_sign_in() -> Response:
     """Re-authenticate at the IdP with ``max_age``, then come back to the sensitive page.
 
-    The IdP answers a max_age login with a new SSO session and a back-channel logout of the
-    old sid (authentik does the same with prompt=login), which deletes the portal session of
-    that sid. The login state must not live in that session, so it starts from a fresh one.
+    IdPs differ in what a re-authentication does to their session. authentik starts a new
+    one (new sid) on prompt=login, the dev IdP on max_age too, and both send a back-channel
+    logout for the old sid, which deletes the portal session of that sid. Keycloak keeps its
+    user session and sid through prompt=login or max_age, resets ``auth_time`` and sends no
+    logout (the portal keeps that sid's first bound, see ``sessions.start``). The login state
+    must not live in a session that may be deleted meanwhile, so it starts from a fresh one.
     """
     max_age = current_app.extensions["portal.settings"].fresh_auth_max_age
     sessions.end()

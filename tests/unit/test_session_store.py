@@ -8,6 +8,7 @@ import responses
 
 from portal import create_app
 from portal.clock import FixedClock
+from portal.session_store import AUTH_TIME_PREFIX
 from portal.session_store import SESSION_PREFIX
 from portal.session_store import SID_PREFIX
 from portal.session_store import SUB_PREFIX
@@ -75,6 +76,9 @@ def test_redis_key_expiry_follows_the_session(redis_url, tmp_path, rsps):
     assert store.sismember(SID_PREFIX + "sid-1", sid)
     assert store.sismember(SUB_PREFIX + "user-123", sid)
     assert 0 < store.ttl(SID_PREFIX + "sid-1") <= 600
+    # the first auth_time of the sid is remembered beside the index, with the same expiry
+    assert float(store.get(AUTH_TIME_PREFIX + "sid-1")) == int(clock.now()) - (12 * 3600 - 600)
+    assert 590 <= store.ttl(AUTH_TIME_PREFIX + "sid-1") <= 600
 
 
 def test_redis_key_expiry_is_the_idle_timeout_for_fresh_logins(redis_url, tmp_path, rsps):
