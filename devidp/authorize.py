@@ -53,11 +53,11 @@ def handle() -> Response:
         resume_url = _resume_url()
         prompts = set((request.values.get("prompt") or "").split())
         max_age = _max_age()
-        fresh = grantee is not None and flow.is_fresh_login(resume_url, grantee.sid)
+        fresh = grantee is not None and flow.is_fresh_login(resume_url, grantee.sid, clock.now())
         if grantee is None or (not fresh and _login_needed(prompts, max_age, grantee)):
             if "none" in prompts:
                 raise LoginRequiredError()
-            flow.remember_request(resume_url)
+            flow.remember_request(resume_url, clock.now())
             return redirect(url_for("login.username"))
         client = grant.request.client
         if client.require_consent or "consent" in prompts:

@@ -31,6 +31,9 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 ENROLMENT_AMR_MODES = ("full", "authentik")
 DEV_SECRET_KEY = "dev-only-change-me"  # noqa: S105 - the known-weak value refused off loopback
 
+#: Longest username accepted anywhere (the login page, add-user, the config file), as authentik.
+MAX_USERNAME_LENGTH = 150
+
 PORTAL_PORT_ENV = "DEMO_PORTAL_PORT"
 PORTAL_PORT_PLACEHOLDER = "${" + PORTAL_PORT_ENV + "}"
 DEFAULT_PORTAL_PORT = 8000
@@ -333,6 +336,8 @@ def _user(entry: Any, index: int) -> UserSeed:
         if key in entry and not isinstance(entry[key], str):
             raise ConfigError(f"{where}: {key} must be a string")
     username = entry["username"].strip()
+    if len(username) > MAX_USERNAME_LENGTH:
+        raise ConfigError(f"{where}: username is longer than {MAX_USERNAME_LENGTH} characters")
     return UserSeed(
         username=username,
         password=entry["password"],

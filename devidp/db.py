@@ -1,9 +1,9 @@
 """The IdP's state in one SQLite file (stdlib ``sqlite3``), shaped like flaskr's ``db.py``.
 
-Users (with werkzeug password hashes), TOTP devices, lockout counters, SSO sessions and the
-clients that took part in them, authorization codes, access tokens and the signing key all live
-here, so a restart loses no enrolment and no live SSO session. Codes and tokens are stored as
-SHA-256 hashes only. One connection per request (or CLI command) is kept on ``g``.
+Users (with werkzeug password hashes), TOTP devices, lockout counters, login flows in progress,
+SSO sessions and the clients that took part in them, authorization codes, access tokens and the
+signing key all live here, so a restart loses no enrolment and no live SSO session. Codes,
+tokens and flow ids are stored as SHA-256 hashes only. One connection per request (or CLI command) is kept on ``g``.
 """
 
 from __future__ import annotations
@@ -43,8 +43,21 @@ CREATE TABLE IF NOT EXISTS lockouts (
     key TEXT PRIMARY KEY,
     failures INTEGER NOT NULL DEFAULT 0,
     lockouts INTEGER NOT NULL DEFAULT 0,
-    locked_until REAL NOT NULL DEFAULT 0
+    locked_until REAL NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS lockouts_updated ON lockouts(updated_at);
+CREATE TABLE IF NOT EXISTS login_flows (
+    key TEXT PRIMARY KEY,
+    step TEXT NOT NULL,
+    resume TEXT,
+    username TEXT,
+    user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+    totp_secret TEXT,
+    sid TEXT,
+    started_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_flows_started ON login_flows(started_at);
 CREATE TABLE IF NOT EXISTS sso_sessions (
     key TEXT PRIMARY KEY,
     sid TEXT NOT NULL UNIQUE,
@@ -123,10 +136,18 @@ def init_db(path: str | Path) -> None:
     conn = connect(path)
     try:
         conn.execute("PRAGMA journal_mode = WAL")
+        _migrate(conn)
         conn.executescript(SCHEMA)
         conn.commit()
     finally:
         conn.close()
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring tables made by earlier versions up to ``SCHEMA`` (before it adds indexes)."""
+    columns = {row["name"] for row in conn.execute("PRAGMA table_info(lockouts)")}
+    if columns and "updated_at" not in columns:
+        conn.execute("ALTER TABLE lockouts ADD COLUMN updated_at REAL NOT NULL DEFAULT 0")
 
 
 def _make_private_folders(folder: Path) -> None:

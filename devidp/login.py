@@ -3,10 +3,13 @@
 They reproduce the customer journey of DESIGN.md as authentik renders it. Each screen is one
 ``<form method="post">`` with a CSRF field. A wrong password says only "Incorrect username or
 password", whether or not the user exists; wrong passwords and codes count towards a lockout per
-username (:mod:`devidp.lockout`). When the last factor is checked, an SSO session starts (ending
-the one this browser had, with back-channel logouts, as authentik does for ``prompt=login``) and
-the browser goes back to the authorization request that sent it here (OpenID Connect Core 1.0
-§3.1.2.3-§3.1.2.5).
+account and client address, under a looser ceiling per account (:mod:`devidp.lockout`). The
+flow's state is server-side and each step done gives it a new id (:mod:`devidp.flow`), so a
+forged or copied flow cookie cannot skip a step. When the last factor is checked, an SSO
+session starts (ending the one this browser had, with back-channel logouts, as authentik does
+for ``prompt=login``) and the browser goes back to the authorization request that sent it here
+(OpenID Connect Core 1.0 §3.1.2.3-§3.1.2.5). Usernames longer than
+``config.MAX_USERNAME_LENGTH`` are refused on the username page.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ AMR_PASSWORD_TOTP = ["pwd", "otp", "mfa"]
 WRONG_PASSWORD = "Incorrect username or password."  # noqa: S105 - a message
 WRONG_CODE = "That code is not valid. Enter the current 6-digit code from your authenticator app."
 REUSED_CODE = "That code has already been used. Wait for the next code and enter it."
+USERNAME_TOO_LONG = f"Usernames are at most {config.MAX_USERNAME_LENGTH} characters long."
 
 
 @bp.before_request
@@ -64,6 +68,9 @@ def username() -> Response:
         name = request.form.get("username", "").strip()
         if not name:
             return _page("username.html", status=400, error="Enter your username.")
+        if len(name) > config.MAX_USERNAME_LENGTH:
+            log.info("username refused: %d characters", len(name))
+            return _page("username.html", status=400, error=USERNAME_TOO_LONG)
         flow.begin_login(name, clock.now())
         return redirect(url_for("login.password"))
     return _page("username.html")
@@ -72,7 +79,7 @@ def username() -> Response:
 @bp.route("/restart")
 def restart() -> Response:
     """Back to the username step ("Not you?"), keeping the pending authorization request."""
-    flow.restart_login()
+    flow.restart_login(clock.now())
     return redirect(url_for("login.username"))
 
 
@@ -81,16 +88,17 @@ def password() -> Response:
     """Step 2: the greeting with the username, Password, "Continue"."""
     now = clock.now()
     state = flow.login_state(now)
-    if state is None:
-        return redirect(url_for("login.username"))
+    if state is None or state.step != flow.STEP_PASSWORD:
+        return _redirect_to_step(state)
     page = {"template": "password.html", "username": state.username}
     if request.method == "GET":
         return _page(**page)
 
     conn = db.get_db()
     settings = config.settings()
-    key = lockout.key_for(state.username)
-    wait = lockout.begin_attempt(conn, key, now)  # counted before the slow hash
+    known = users.find_by_username(conn, state.username)
+    throttle = _throttle(known.id if known else None, state.username)
+    wait = lockout.begin_attempt(conn, throttle, now)  # counted before the slow hash
     if wait:
         return _locked(wait, **page)
     user = users.authenticate(
@@ -101,19 +109,17 @@ def password() -> Response:
     )
     if user is None:
         log.info("wrong password for username %r", state.username)
-        wait = lockout.attempt_failed(conn, key, now)
+        wait = lockout.attempt_failed(conn, throttle, now)
         if wait:
             return _locked(wait, **page)
         return _page(**page, error=WRONG_PASSWORD)
-    lockout.attempt_succeeded(conn, key)
+    lockout.attempt_succeeded(conn, throttle)
 
     if settings.skip_totp:
-        return _complete(user, state.username, AMR_PASSWORD)
+        return _complete(state, user, AMR_PASSWORD)
     if totp.get_device(conn, user.id) is not None:
-        flow.password_checked(user.id, flow.STEP_TOTP)
-        return redirect(url_for("login.totp_code"))
-    flow.password_checked(user.id, flow.STEP_TOTP_SETUP)
-    return redirect(url_for("login.totp_setup"))
+        return _move_to(state, flow.STEP_TOTP, user)
+    return _move_to(state, flow.STEP_TOTP_SETUP, user)
 
 
 @bp.route("/totp-setup", methods=["GET", "POST"])
@@ -126,9 +132,11 @@ def totp_setup() -> Response:
         return _redirect_to_step(state)
     conn = db.get_db()
     if totp.get_device(conn, user.id) is not None:  # enrolled meanwhile (another flow)
-        return _to_code_step(user)
+        return _move_to(state, flow.STEP_TOTP, user)
     settings = config.settings()
-    secret = flow.enrolment_secret(totp.new_secret)
+    secret = flow.enrolment_secret(state, totp.new_secret)
+    if secret is None:  # the flow moved on in another request
+        return _redirect_to_step(flow.login_state(now))
     uri = totp.provisioning_uri(secret, user.username, settings.brand)
     page = {
         "template": "totp_setup.html",
@@ -140,20 +148,20 @@ def totp_setup() -> Response:
     if request.method == "GET":
         return _page(**page)
 
-    key = lockout.key_for(state.username)
-    wait = lockout.begin_attempt(conn, key, now)
+    throttle = _throttle(user.id, state.username)
+    wait = lockout.begin_attempt(conn, throttle, now)
     if wait:
         return _locked(wait, **page)
     result = totp.verify(secret, request.form.get("code", ""), now=now, last_used_step=None)
     if result.outcome is totp.Outcome.VALID and result.step is not None:
-        lockout.attempt_succeeded(conn, key)
+        lockout.attempt_succeeded(conn, throttle)
         if not totp.confirm_device(conn, user.id, secret, result.step, now):
             log.warning("TOTP setup for user %s refused: a device is enrolled", user.username)
-            return _to_code_step(user)
+            return _move_to(state, flow.STEP_TOTP, user)
         log.info("TOTP device enrolled for user %s", user.username)
         amr = AMR_PASSWORD_TOTP if settings.enrolment_amr == "full" else AMR_PASSWORD
-        return _complete(user, state.username, amr)
-    return _code_failure(key, now, page, WRONG_CODE)
+        return _complete(state, user, amr)
+    return _code_failure(throttle, now, page, WRONG_CODE)
 
 
 @bp.route("/totp", methods=["GET", "POST"])
@@ -167,14 +175,13 @@ def totp_code() -> Response:
     conn = db.get_db()
     device = totp.get_device(conn, user.id)
     if device is None:  # reset by the admin meanwhile: enrol again
-        flow.password_checked(user.id, flow.STEP_TOTP_SETUP)
-        return redirect(url_for("login.totp_setup"))
+        return _move_to(state, flow.STEP_TOTP_SETUP, user)
     page = {"template": "totp.html", "username": state.username}
     if request.method == "GET":
         return _page(**page)
 
-    key = lockout.key_for(state.username)
-    wait = lockout.begin_attempt(conn, key, now)
+    throttle = _throttle(user.id, state.username)
+    wait = lockout.begin_attempt(conn, throttle, now)
     if wait:
         return _locked(wait, **page)
     result = totp.verify(
@@ -182,10 +189,10 @@ def totp_code() -> Response:
     )
     if result.outcome is totp.Outcome.VALID and result.step is not None:
         if totp.claim_step(conn, user.id, result.step):
-            return _complete(user, state.username, AMR_PASSWORD_TOTP)
+            return _complete(state, user, AMR_PASSWORD_TOTP)
         result = totp.Verification(totp.Outcome.REUSED, result.step)
     message = REUSED_CODE if result.outcome is totp.Outcome.REUSED else WRONG_CODE
-    return _code_failure(key, now, page, message)
+    return _code_failure(throttle, now, page, message)
 
 
 @bp.route("/done")
@@ -215,17 +222,27 @@ def _locked(wait: int, **page: object) -> Response:
     return response
 
 
-def _code_failure(key: str, now: float, page: dict, message: str) -> Response:
-    log.info("wrong TOTP code for %s", key)
-    wait = lockout.attempt_failed(db.get_db(), key, now)
+def _throttle(user_id: int | None, typed_username: str) -> tuple[lockout.Counter, ...]:
+    """The lockout counters of a guess at this account from this client's address."""
+    return lockout.counters(lockout.account_for(user_id, typed_username), request.remote_addr)
+
+
+def _code_failure(
+    throttle: tuple[lockout.Counter, ...], now: float, page: dict, message: str
+) -> Response:
+    log.info("wrong TOTP code for %s", throttle[-1].key)
+    wait = lockout.attempt_failed(db.get_db(), throttle, now)
     if wait:
         return _locked(wait, **page)
     return _page(**page, error=message)
 
 
-def _to_code_step(user: User) -> Response:
-    flow.password_checked(user.id, flow.STEP_TOTP)
-    return redirect(url_for("login.totp_code"))
+def _move_to(state: flow.LoginState, step: str, user: User) -> Response:
+    """Advance the flow to the TOTP ``step``, unless another request already moved it."""
+    if not flow.advance(state, step, user.id):
+        log.info("login step refused: the flow of user %s had already moved on", user.username)
+        return _redirect_to_step(None)
+    return redirect(url_for(STEP_VIEWS[step]))
 
 
 def _user_at_step(state: flow.LoginState | None, step: str) -> User | None:
@@ -234,30 +251,39 @@ def _user_at_step(state: flow.LoginState | None, step: str) -> User | None:
     return users.find_by_id(db.get_db(), state.user_id)
 
 
+STEP_VIEWS = {
+    flow.STEP_PASSWORD: "login.password",
+    flow.STEP_TOTP: "login.totp_code",
+    flow.STEP_TOTP_SETUP: "login.totp_setup",
+}
+
+
 def _redirect_to_step(state: flow.LoginState | None) -> Response:
     if state is None:
         return redirect(url_for("login.username"))
-    targets = {
-        flow.STEP_PASSWORD: "login.password",
-        flow.STEP_TOTP: "login.totp_code",
-        flow.STEP_TOTP_SETUP: "login.totp_setup",
-    }
-    return redirect(url_for(targets.get(state.step, "login.username")))
+    return redirect(url_for(STEP_VIEWS.get(state.step, "login.username")))
 
 
-def _complete(user: User, typed_username: str, amr: list[str]) -> Response:
-    """All factors checked: start the SSO session and resume the authorization request."""
+def _complete(state: flow.LoginState, user: User, amr: list[str]) -> Response:
+    """All factors checked: end the flow, start the SSO session, resume the request.
+
+    The flow is consumed first, so two requests racing with one flow cannot both sign in.
+    """
+    if not flow.consume(state):
+        log.warning("login of user %s refused: the flow was already used", user.username)
+        return _redirect_to_step(None)
     conn = db.get_db()
     settings = config.settings()
+    now = clock.now()
     previous = sso.current()
     token, session = sso.create(
-        conn, user_id=user.id, amr=amr, now=clock.now(), lifetime=settings.sso_session_seconds
+        conn, user_id=user.id, amr=amr, now=now, lifetime=settings.sso_session_seconds
     )
-    lockout.reset(conn, lockout.key_for(typed_username))
+    lockout.reset(conn, _throttle(user.id, state.username))
     if previous is not None:
         sso.end(previous, reason="replaced by a new login")
     log.info("user %s signed in (amr %s), SSO session %s…", user.username, amr, session.sid[:8])
-    resume = flow.finish_login(session.sid)
+    resume = flow.finish_login(state, session.sid, now)
     response = redirect(resume or url_for("login.done"))
     sso.set_cookie(response, token)
     return response

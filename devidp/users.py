@@ -21,6 +21,7 @@ from werkzeug.security import generate_password_hash
 
 from . import clock
 from . import db
+from .config import MAX_USERNAME_LENGTH
 from .config import UserSeed
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ def create(
     username = username.strip()
     if not username or not password:
         raise ValueError("username and password are required")
+    if len(username) > MAX_USERNAME_LENGTH:
+        raise ValueError(f"the username is longer than {MAX_USERNAME_LENGTH} characters")
     try:
         conn.execute(
             "INSERT INTO users (username, password_hash, name, email, sub, created_at) "
@@ -86,6 +89,19 @@ def create(
     user = find_by_username(conn, username)
     assert user is not None
     return user
+
+
+def set_password(
+    conn: sqlite3.Connection, user_id: int, password: str, *, hash_method: str
+) -> None:
+    """Replace the user's password (``devidp set-password``)."""
+    if not password:
+        raise ValueError("the password must not be empty")
+    conn.execute(
+        "UPDATE users SET password_hash = ? WHERE id = ?",
+        (generate_password_hash(password, method=hash_method), user_id),
+    )
+    conn.commit()
 
 
 @functools.lru_cache(maxsize=8)

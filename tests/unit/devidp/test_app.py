@@ -8,7 +8,10 @@ from urllib.parse import urlsplit
 
 import pyotp
 
+from devidp import db
+from devidp import lockout
 from devidp import sso
+from devidp import users
 
 from .conftest import PORTAL
 
@@ -135,9 +138,6 @@ def test_a_login_without_an_authorization_request_shows_signed_in(client, fake_c
 
 
 def test_non_ascii_digits_are_a_wrong_code_not_an_error(client, app):
-    from devidp import db
-    from devidp import lockout
-
     token = csrf(client.get("/login"))
     client.post("/login", data={"csrf_token": token, "username": "demo"})
     client.post("/login/password", data={"csrf_token": token, "password": "demo-password-2fa"})
@@ -146,9 +146,8 @@ def test_non_ascii_digits_are_a_wrong_code_not_an_error(client, app):
         assert response.status_code == 200
         assert "code is not valid" in response.get_data(as_text=True)
     with app.app_context():
-        row = (
-            db.get_db()
-            .execute("SELECT failures FROM lockouts WHERE key = ?", (lockout.key_for("demo"),))
-            .fetchone()
-        )
+        conn = db.get_db()
+        demo = users.find_by_username(conn, "demo")
+        key = lockout.account_for(demo.id, "demo")
+        row = conn.execute("SELECT failures FROM lockouts WHERE key = ?", (key,)).fetchone()
     assert row["failures"] == 2  # counted as failed attempts
