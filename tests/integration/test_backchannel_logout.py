@@ -137,9 +137,11 @@ def test_replayed_logout_token_is_refused(stack):
     user = stack.user()
     journey = stack.journey()
     journey.first_login(user)
-    sid = _sid_of(stack, journey)
+    # sub only: this token is the test's, the IdP session lives on, and a sid once ended by
+    # a logout token could not sign in again (the portal remembers it for 12 hours)
+    sub = _indexed_by(stack, journey, "sub")
     token = sign_with_idp_key(
-        stack.idp.db_path, logout_token_claims(stack.idp.url, sid=sid, sub=None), typ="logout+jwt"
+        stack.idp.db_path, logout_token_claims(stack.idp.url, sid=None, sub=sub), typ="logout+jwt"
     )
     url = stack.portal.url + "/auth/backchannel-logout"
     assert requests.post(url, data={"logout_token": token}, timeout=5).status_code == 200
@@ -153,13 +155,20 @@ def test_replayed_logout_token_is_refused(stack):
 
 def _sid_of(stack, journey) -> str:
     """The IdP session id of this browser's portal session (read from Redis via the index)."""
+    return _indexed_by(stack, journey, "sid")
+
+
+def _indexed_by(stack, journey, kind: str) -> str:
+    """The sid or sub under which the index holds this browser's portal session."""
     import redis
 
     from portal.session_store import SID_PREFIX
+    from portal.session_store import SUB_PREFIX
 
+    prefix = {"sid": SID_PREFIX, "sub": SUB_PREFIX}[kind]
     cookie = journey.browser.cookie("portal_session")
     with redis.Redis.from_url(stack.portal.env["PORTAL_REDIS_URL"]) as store:
-        for key in store.scan_iter(SID_PREFIX + "*"):
+        for key in store.scan_iter(prefix + "*"):
             if store.sismember(key, cookie):
-                return key.decode()[len(SID_PREFIX) :]
-    raise AssertionError("session not indexed by sid")
+                return key.decode()[len(prefix) :]
+    raise AssertionError(f"session not indexed by {kind}")
