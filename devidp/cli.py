@@ -1,8 +1,11 @@
 """The ``devidp`` command (also ``python -m devidp``): run the IdP and administer it.
 
 - ``devidp run [--host 127.0.0.1] [--port 9000] [--public]``: serve over HTTP (werkzeug, threaded);
-  a host that is not loopback is refused unless ``--public`` is given.
+  a host that is not loopback is refused unless ``--public`` is given, and, like a non-loopback
+  issuer, while the credentials shipped in config/devidp.toml are in use
+  (:mod:`devidp.exposure`).
 - ``devidp add-user USERNAME --password ... --name ... --email ...``
+- ``devidp set-password USERNAME [--password ...]``: give a user a new password.
 - ``devidp reset-totp USERNAME``: the next login enrols a new authenticator.
 - ``devidp end-sessions USERNAME``: ends every live SSO session of the user and delivers the
   back-channel logouts (Back-Channel Logout 1.0 §2.5) before exiting, printing the results.
@@ -27,6 +30,7 @@ from . import clock
 from . import config
 from . import create_app
 from . import db
+from . import exposure
 from . import sso
 from . import totp
 from . import users
@@ -82,6 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--email", default="")
     add.set_defaults(handler=_add_user)
 
+    passwd = commands.add_parser("set-password", help="give a user a new password")
+    passwd.add_argument("username")
+    passwd.add_argument("--password", help="asked for when omitted")
+    passwd.set_defaults(handler=_set_password)
+
     reset = commands.add_parser("reset-totp", help="remove a user's authenticator")
     reset.add_argument("username")
     reset.set_defaults(handler=_reset_totp)
@@ -103,6 +112,7 @@ def _run(args: argparse.Namespace) -> int:
         raise CommandError(f"--port {args.port} is not a valid port")
     app = create_app()
     settings = app.extensions["devidp.settings"]
+    _refuse_shipped_credentials(app, args.host)
     print(f"{PROG}: issuer {settings.issuer}, listening on {args.host}:{args.port}", flush=True)
     try:
         run_simple(args.host, args.port, app, threaded=True, request_handler=QuietRequestHandler)
@@ -111,7 +121,25 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_user(args: argparse.Namespace) -> int:
+def _refuse_shipped_credentials(app: Flask, host: str) -> None:
+    """Other machines may reach the IdP: refuse while the shipped credentials are in use."""
+    settings = app.extensions["devidp.settings"]
+    if not config.is_loopback_host(host):
+        where = f"on {host}"
+    elif not config.is_loopback_url(settings.issuer):
+        where = f"as {settings.issuer}"
+    else:
+        return
+    with app.app_context():
+        found = exposure.problems(settings, db.get_db())
+    if found:
+        raise CommandError(
+            f"refusing to serve {where} with the development credentials of "
+            f"config/devidp.toml: {'; '.join(found)}"
+        )
+
+
+def _new_password(args: argparse.Namespace) -> str:
     password = args.password
     if password is None:
         password = getpass.getpass("Password: ")
@@ -119,6 +147,26 @@ def _add_user(args: argparse.Namespace) -> int:
             raise CommandError("the passwords do not match")
     if not password:
         raise CommandError("the password must not be empty")
+    return password
+
+
+def _set_password(args: argparse.Namespace) -> int:
+    password = _new_password(args)
+    app = create_app()
+    with app.app_context():
+        user = _user(app, args.username)
+        users.set_password(
+            db.get_db(),
+            user.id,
+            password,
+            hash_method=app.extensions["devidp.settings"].password_hash_method,
+        )
+    print(f"set a new password for {user.username}")
+    return 0
+
+
+def _add_user(args: argparse.Namespace) -> int:
+    password = _new_password(args)
     app = create_app()
     with app.app_context():
         try:

@@ -44,6 +44,12 @@ def test_add_user_refuses_a_taken_username(config_file, capsys):
     assert err.strip() == "devidp: error: user 'demo' already exists"
 
 
+def test_add_user_refuses_a_username_longer_than_150_characters(config_file, capsys):
+    assert main(["add-user", "u" * 151, "--password", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "devidp: error: the username is longer than 150 characters"
+
+
 def test_reset_totp_removes_the_device(config_file, capsys):
     app = create_app()
     with app.app_context():

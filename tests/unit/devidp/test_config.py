@@ -119,6 +119,7 @@ def test_demo_portal_port_is_only_read_where_the_placeholder_is_used(tmp_path):
         ({"DEVIDP_PASSWORD_HASH_METHOD": "md5-please"}, "password_hash_method"),
         ({"DEVIDP_USERS": [{"username": "x"}]}, "password is required"),
         ({"DEVIDP_USERS": [{"username": "x", "password": "y", "role": "z"}]}, "unknown key"),
+        ({"DEVIDP_USERS": [{"username": "u" * 151, "password": "y"}]}, "longer than 150"),
         (
             {"DEVIDP_CLIENTS": [{"client_id": "c", "redirect_uris": ["http://a/cb"]}]},
             "client_secret",
