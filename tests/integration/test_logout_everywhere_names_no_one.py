@@ -14,11 +14,11 @@ from tests.support.stored_records import StoredRecords
 JWT = re.compile(rb"eyJ[\w-]+\.eyJ[\w-]+\.[\w-]*")
 
 
-def test_log_out_then_log_out_everywhere_leaves_no_trace(stack, redis_server):
+def test_log_out_then_log_out_everywhere_leaves_no_trace(stack, redis_url):
     user = stack.user()
     journey = stack.journey()
     journey.first_login(user)
-    records = StoredRecords(redis_url=redis_server.url)
+    records = StoredRecords(redis_url=redis_url)  # emptied for this test
     assert [k for k, v in records.values().items() if JWT.search(v)]  # the live session's token
 
     logged_out = journey.logout()
