@@ -11,6 +11,7 @@ customer walks the first login (username, password, TOTP enrolment, code) and lo
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,6 +31,19 @@ from tests.support.processes import LiveProcess
 from tests.support.processes import free_port
 
 CLIENT_SECRET = "wheel-test-client-secret"
+NOT_SOURCE = (
+    ".git",
+    ".venv",
+    "node_modules",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    "instance",
+    "test-artifacts",
+    ".pytest_cache",
+    ".ruff_cache",
+)
 CUSTOMER = User("wheel", "password-of-the-wheel-customer", "Wheel Customer")
 
 
@@ -59,9 +73,13 @@ class Installed:
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     """The wheel built and installed into a new virtual environment outside the checkout."""
     root = tmp_path_factory.mktemp("wheel")
+    # Built from a copy: setuptools writes build/ into the source folder, and a build/ left
+    # from an earlier run would put stale modules into the wheel.
+    source = root / "source"
+    shutil.copytree(REPO_ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     dist = root / "dist"
     _run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(REPO_ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(source)],
         root,
     )
     wheels = list(dist.glob("customer_portal-*.whl"))
