@@ -38,7 +38,11 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-# The interop provider's pinned packages, installed with the Node.js of the test extra.
+# The interop provider's pinned packages, installed with the Node.js of the test extra. That
+# Node.js knows only its own CA list; like Debian's, it should trust the system's too.
+if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+  export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+fi
 if [ "$purpose" = "test" ] && [ ! -d tests/interop/provider/node_modules/oidc-provider ]; then
   (cd tests/interop/provider && PATH="$PWD/../../../.venv/bin:$PATH" npm ci --no-audit --no-fund --loglevel=error)
 fi
