@@ -20,6 +20,7 @@ left behind are deleted when new ones start. Only this module reads or writes th
 
 from __future__ import annotations
 
+import logging
 import secrets
 import sqlite3
 from collections.abc import Callable
@@ -29,6 +30,8 @@ from flask import session
 from flask import url_for
 
 from . import db
+
+log = logging.getLogger(__name__)
 
 MAX_FLOW_SECONDS = 30 * 60
 
@@ -169,17 +172,11 @@ def is_fresh_login(url: str, sid: str, now: float) -> bool:
 
 
 def clear_fresh_login() -> None:
-    """The fresh login has answered its request: drop the marker."""
-    flow_id = session.get(_SESSION_KEY)
-    if not isinstance(flow_id, str):
-        return
-    conn = db.get_db()
-    cur = conn.execute(
-        "DELETE FROM login_flows WHERE key = ? AND step = ?", (db.digest(flow_id), STEP_DONE)
-    )
-    conn.commit()
-    if cur.rowcount:
-        session.pop(_SESSION_KEY, None)
+    """An authorization response is on its way: drop the fresh-login marker (and any flow).
+
+    The SSO session answered, so a login this browser had left half-way is moot too.
+    """
+    _drop()
 
 
 def is_resumable(url: str) -> bool:
@@ -207,6 +204,8 @@ def _row(now: float) -> sqlite3.Row | None:
         .fetchone()
     )
     if row is None or abs(now - row["started_at"]) > MAX_FLOW_SECONDS:
+        log.info("the flow cookie names no live login flow (used up, expired or never issued)")
+        session.pop(_SESSION_KEY, None)
         return None
     return row
 
