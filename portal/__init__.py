@@ -1,4 +1,9 @@
-"""Customer portal: a thin OpenID Connect relying party; the IdP does both factors."""
+"""Customer portal: a thin OpenID Connect relying party; the IdP does both factors.
+
+The public API is ``__all__`` below: the app factory, and what a deployer's own blueprint
+needs for signed-in pages (see portal/api.py and the README's "Adding your own pages").
+``portal.testing`` is the pytest plugin for testing such pages against a mock IdP.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,22 @@ from portal import logs
 from portal import provider
 from portal import security
 from portal import sessions
+from portal.api import Customer
+from portal.api import current_customer
+from portal.api import fresh_login_required
+from portal.api import login_required
 from portal.clock import Clock
 from portal.clock import FileOffsetClock
 from portal.clock import SystemClock
 from portal.settings import Settings
+
+__all__ = [
+    "Customer",
+    "create_app",
+    "current_customer",
+    "fresh_login_required",
+    "login_required",
+]
 
 
 def create_app(

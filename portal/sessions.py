@@ -75,6 +75,8 @@ class PortalSession:
     started_at: float
     last_seen: float
     ends_at: float
+    #: The ID token's ``groups`` claim, for ``portal.current_customer()``; empty when absent.
+    groups: tuple[str, ...] = ()
 
     @property
     def display_name(self) -> str:
@@ -85,10 +87,11 @@ class PortalSession:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> PortalSession:
-        return cls(**{**state, "amr": tuple(state.get("amr", ()))})
+        groups = tuple(state.get("groups", ()))
+        return cls(**{**state, "amr": tuple(state.get("amr", ())), "groups": groups})
 
     def to_state(self) -> dict[str, Any]:
-        return {**asdict(self), "amr": list(self.amr)}
+        return {**asdict(self), "amr": list(self.amr), "groups": list(self.groups)}
 
 
 def init_app(app: Flask, settings: Settings, clock: Clock) -> None:
@@ -197,6 +200,7 @@ def start(claims: dict[str, Any], id_token: str, profile: dict[str, Any]) -> Por
         started_at=now,
         last_seen=now,
         ends_at=ends_at,
+        groups=_groups(claims),
     )
     session.clear()
     current_app.session_interface.rotate(session)  # type: ignore[attr-defined]
@@ -210,6 +214,14 @@ def start(claims: dict[str, Any], id_token: str, profile: dict[str, Any]) -> Por
     session.new_login = True  # type: ignore[attr-defined]  # the one save that may create it
     g.portal_session = started
     return started
+
+
+def _groups(claims: dict[str, Any]) -> tuple[str, ...]:
+    """The ID token's ``groups`` claim as a tuple of strings (other values are ignored)."""
+    value = claims.get("groups")
+    if not isinstance(value, list):
+        return ()
+    return tuple(g for g in value if isinstance(g, str))
 
 
 def current() -> PortalSession | None:

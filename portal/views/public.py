@@ -7,6 +7,7 @@ from flask import Response
 from flask import jsonify
 from flask import render_template
 
+from portal import current_customer
 from portal import provider
 from portal import sessions
 from portal.session_store import StoreUnavailable
@@ -16,7 +17,7 @@ bp = Blueprint("public", __name__)
 
 @bp.get("/")
 def landing() -> str:
-    return render_template("landing.html", active=sessions.current())
+    return render_template("landing.html", active=current_customer())
 
 
 @bp.get("/healthz")
