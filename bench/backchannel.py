@@ -25,6 +25,8 @@ from devidp import backchannel as idp_backchannel
 from devidp import keys as idp_keys
 from portal.session_store import SESSION_PREFIX
 from portal.session_store import RedisSessionIndex
+from portal.session_store import signed_in_id
+from portal.session_store import store_key
 from tests.support.devidp import DevIdP
 
 SESSION_TTL = 3600  # the portal's default idle timeout
@@ -60,7 +62,7 @@ class _BatchingClient:
         return None  # the batch never ends sessions
 
     @contextlib.contextmanager
-    def pipeline(self) -> Iterator[_Deferred]:
+    def pipeline(self, **_: object) -> Iterator[_Deferred]:
         yield _Deferred(self._pipe)
 
 
@@ -76,14 +78,10 @@ def fill(client: redis.Redis, template: bytes, how_many: int) -> None:
         with client.pipeline(transaction=False) as pipe:
             index = RedisSessionIndex(_BatchingClient(pipe))  # type: ignore[arg-type]
             for _ in range(size):
-                session_id = new_session_id()
-                pipe.set(SESSION_PREFIX + session_id, template, ex=SESSION_TTL)
-                index.add(
-                    session_id,
-                    sid=secrets.token_urlsafe(24),
-                    sub=secrets.token_hex(16),
-                    ttl=INDEX_TTL,
-                )
+                sub = secrets.token_hex(16)
+                session_id = signed_in_id(sub, new_session_id())
+                pipe.set(store_key(session_id), template, ex=SESSION_TTL)
+                index.add(session_id, sid=secrets.token_urlsafe(24), sub=sub, ttl=INDEX_TTL)
             pipe.execute()
         done += size
 
@@ -133,8 +131,9 @@ def time_logouts(
     index = RedisSessionIndex(client)
     url = portal_url + "/auth/backchannel-logout"
     for _ in range(repeats):
-        session_id, sid, sub = new_session_id(), secrets.token_urlsafe(24), secrets.token_hex(16)
-        client.set(SESSION_PREFIX + session_id, template, ex=SESSION_TTL)
+        sid, sub = secrets.token_urlsafe(24), secrets.token_hex(16)
+        session_id = signed_in_id(sub, new_session_id())
+        client.set(store_key(session_id), template, ex=SESSION_TTL)
         index.add(session_id, sid=sid, sub=sub, ttl=INDEX_TTL)
         token = tokens.token(sid=sid, sub=sub)
         start = time.perf_counter()
@@ -142,7 +141,7 @@ def time_logouts(
         elapsed = (time.perf_counter() - start) * 1000
         if response.status_code != 200:
             timings.failures.append(f"HTTP {response.status_code}: {response.text[:200]}")
-        elif client.exists(SESSION_PREFIX + session_id):
+        elif client.exists(store_key(session_id)):
             timings.failures.append("session still in Redis after the logout")
         else:
             timings.ms.append(elapsed)

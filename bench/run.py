@@ -40,9 +40,9 @@ from bench.logins import sequential_logins  # noqa: E402
 from bench.portal_log import PortalLog  # noqa: E402
 from bench.servers import Servers  # noqa: E402
 from bench.servers import bench_user  # noqa: E402
-from portal.session_store import SESSION_PREFIX  # noqa: E402
 from portal.session_store import SID_PREFIX  # noqa: E402
 from portal.session_store import SUB_PREFIX  # noqa: E402
+from portal.session_store import store_key  # noqa: E402
 from tests.support.journey import Authenticator  # noqa: E402
 
 CLIENTS = 8
@@ -360,7 +360,7 @@ class Bench:
 
     def _session_bytes(self, cookie: str) -> bytes:
         client = self.redis()
-        key = SESSION_PREFIX + cookie
+        key = store_key(cookie)
         template = client.get(key)
         assert template is not None, "the signed-in session is not in Redis"
         value_bytes = client.strlen(key)

@@ -20,6 +20,8 @@ from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from portal import rate_limit_storage
+from portal.session_store import RATE_LIMIT_PREFIX
 from portal.settings import Settings
 
 
@@ -67,13 +69,23 @@ def depends_on_session(app: Flask, response: Response) -> bool:
     )
 
 
+def _rate_limit_storage(app: Flask) -> dict[str, object]:
+    """The counters go to the sessions' own Redis client (any mode), else process memory
+    (the filesystem backend serves one process)."""
+    client = app.extensions.get("portal.redis")
+    if client is None:
+        return {"RATELIMIT_STORAGE_URI": "memory://"}
+    return {
+        "RATELIMIT_STORAGE_URI": f"{rate_limit_storage.SCHEME}://",
+        "RATELIMIT_STORAGE_OPTIONS": {"client": client, "key_prefix": RATE_LIMIT_PREFIX},
+    }
+
+
 def init_app(app: Flask, settings: Settings) -> None:
     app.config.update(
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session it belongs to
         WTF_CSRF_SSL_STRICT=True,
-        RATELIMIT_STORAGE_URI=(
-            settings.redis_url if settings.session_backend == "redis" else "memory://"
-        ),
+        **_rate_limit_storage(app),
         RATELIMIT_HEADERS_ENABLED=True,
         RATELIMIT_SWALLOW_ERRORS=True,  # a Redis outage must not turn into rate-limit 500s
     )

@@ -22,6 +22,7 @@ prefix is defined here, once.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -38,21 +39,71 @@ from flask_session.cachelib import CacheLibSessionInterface
 from flask_session.redis import RedisSessionInterface
 
 from portal.clock import Clock
+from portal.redis_connection import RedisClient
 from portal.session_files import SessionFiles
 from portal.session_serializer import SessionSerializer
 
 log = logging.getLogger("portal.sessions")
 
+# Key layout. Every key of a signed-in customer carries the subject's hash tag ``{T}``, T being
+# subject_tag(sub), so that in a Redis Cluster a customer's sessions and the index sets that
+# list them share one slot, and a back-channel logout is one atomic script on one node that
+# names every key it touches:
+#
+#   portal:session:<id>          a browser's session before login (random id, any slot)
+#   portal:session:{T}<rest>     a signed-in session; its id (the cookie) is "T.<rest>"
+#   portal:sub:{T}               set: ids of the subject's sessions
+#   portal:sid:{T}<sid>          set: ids of the sessions of one IdP session
+#   portal:nosid:{T}             set: ids of the subject's sessions whose ID token had no sid
+#
+# Keys read or written alone may live in any slot: the owner of a sid (for logout tokens
+# without sub), the ended-sid tombstone, the first auth_time of a sid, a logout token's jti.
 SESSION_PREFIX = "portal:session:"
 SID_PREFIX = "portal:sid:"
 SUB_PREFIX = "portal:sub:"
 #: Sessions of a subject whose ID token carried no ``sid`` (see SessionIndex.end_by_sid).
 NOSID_PREFIX = "portal:nosid:"
+#: The subject tag of a ``sid``, so that a logout token with only a sid finds its slot.
+SID_OWNER_PREFIX = "portal:sid-owner:"
 #: A ``sid`` ended by back-channel logout, remembered for the SSO bound.
 ENDED_SID_PREFIX = "portal:sid-ended:"
 #: The first ``auth_time`` seen for a ``sid``.
 AUTH_TIME_PREFIX = "portal:sid-auth-time:"
 JTI_PREFIX = "portal:jti:"
+#: Flask-Limiter's counters (see portal.rate_limit_storage).
+RATE_LIMIT_PREFIX = "portal:ratelimit"
+
+
+def subject_tag(sub: str) -> str:
+    """The hash tag of a subject: short, fixed-length, and not the subject itself (the tag
+    is part of the session cookie)."""
+    return hashlib.sha256(sub.encode()).hexdigest()[:16]
+
+
+def signed_in_id(sub: str, random_part: str) -> str:
+    """The id of a signed-in session: ``T.<random>``, random_part from the session interface."""
+    return f"{subject_tag(sub)}.{random_part}"
+
+
+def store_key(session_id: str) -> str:
+    """The store key of a session id; a signed-in id's tag becomes a Redis hash tag."""
+    tag, dot, rest = session_id.partition(".")
+    if dot:
+        return f"{SESSION_PREFIX}{{{tag}}}{rest}"
+    return SESSION_PREFIX + session_id
+
+
+def sub_key(sub: str) -> str:
+    return f"{SUB_PREFIX}{{{subject_tag(sub)}}}"
+
+
+def nosid_key(sub: str) -> str:
+    return f"{NOSID_PREFIX}{{{subject_tag(sub)}}}"
+
+
+def sid_key(sid: str, tag: str) -> str:
+    return f"{SID_PREFIX}{{{tag}}}{sid}"
+
 
 #: The session key under which sessions.py keeps the signed-in state; read here only to
 #: compute the storage expiry.
@@ -91,6 +142,9 @@ class _LifetimeBound:
         super().__init__(*args, **kwargs)
         self.serializer = SessionSerializer()
 
+    def _get_store_id(self, sid: str) -> str:
+        return store_key(sid)
+
     def _retrieve_session_data(self, store_id: str) -> dict[str, Any] | None:
         data = super()._retrieve_session_data(store_id)  # type: ignore[misc]
         if data is not None and not isinstance(data, dict):
@@ -122,17 +176,19 @@ class _LifetimeBound:
             log.error("session store unavailable: %s", type(exc).__name__)
             return UnavailableSession(sid="unavailable")
 
-    def rotate(self, session: ServerSideSession) -> None:
+    def rotate(self, session: ServerSideSession, *, sub: str | None = None) -> None:
         """Discard the stored record and give the session a new id, even when it is empty.
 
         Flask-Session's ``regenerate`` skips empty sessions, but at login the pre-login
-        session may already be empty, and its id must still die (session fixation).
+        session may already be empty, and its id must still die (session fixation). With
+        ``sub`` (at login) the new id carries the subject's tag (see the key layout above).
         """
         try:
             self._delete_session(self._get_store_id(session.sid))  # type: ignore[attr-defined]
         except STORE_ERRORS as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
-        session.sid = self._generate_sid(self.sid_length)  # type: ignore[attr-defined]
+        new_id = self._generate_sid(self.sid_length)  # type: ignore[attr-defined]
+        session.sid = signed_in_id(sub, new_id) if sub is not None else new_id
         session.modified = True
 
     def save_session(self, app: Flask, session: ServerSideSession, response: Any) -> None:
@@ -237,63 +293,100 @@ class SessionIndex(ABC):
 
 
 def _index_keys(sid: str | None, sub: str) -> list[str]:
-    return [SUB_PREFIX + sub, SID_PREFIX + sid if sid else NOSID_PREFIX + sub]
+    return [sub_key(sub), sid_key(sid, subject_tag(sub)) if sid else nosid_key(sub)]
 
 
-def _logout_keys(sid: str, sub: str | None) -> list[str]:
-    return [SID_PREFIX + sid] + ([NOSID_PREFIX + sub] if sub else [])
+def _logout_keys(sid: str, tag: str, sub: str | None) -> list[str]:
+    return [sid_key(sid, tag)] + ([nosid_key(sub)] if sub else [])
 
 
-# Leaves the tombstone (if any), then deletes the sessions named in the index sets and the
-# sets themselves, in one atomic step: a back-channel logout costs O(sessions it ends),
-# whatever the store holds in total. Tombstone first: see _LifetimeBound._drop_if_sid_ended.
+# Deletes the sessions read from the index sets (KEYS[n+1..], ids in ARGV[2..]) and takes
+# them out of the sets (KEYS[1..n]); the sets go once empty. Every key is declared and all
+# share the subject's slot, so the step is atomic and legal in a Redis Cluster. Returns how
+# many ids the sets still hold: sessions that joined between the read and this step.
 _END_SCRIPT = """
-if ARGV[2] ~= '' then redis.call('SET', ARGV[2], '1', 'EX', ARGV[3]) end
-local n = 0
-for _, key in ipairs(KEYS) do
-  local ids = redis.call('SMEMBERS', key)
-  for _, id in ipairs(ids) do redis.call('DEL', ARGV[1] .. id) end
-  redis.call('DEL', key)
-  n = n + #ids
+local nsets = tonumber(ARGV[1])
+for i = nsets + 1, #KEYS do redis.call('DEL', KEYS[i]) end
+local left = 0
+for i = 1, nsets do
+  for j = 2, #ARGV do redis.call('SREM', KEYS[i], ARGV[j]) end
+  left = left + redis.call('SCARD', KEYS[i])
 end
-return n
+if left == 0 then for i = 1, nsets do redis.call('DEL', KEYS[i]) end end
+return left
 """
+
+#: Rounds of read-then-delete before a logout gives up on sessions still joining its sets.
+_END_ROUNDS = 10
 
 
 class RedisSessionIndex(SessionIndex):
-    """Redis sets ``portal:sid:<sid>``, ``portal:sub:<sub>``, ``portal:nosid:<sub>`` of
-    session ids, with expiry, and plain keys per sid (tombstone, first auth_time).
+    """Redis sets of session ids with expiry (see the key layout above), and plain keys per
+    sid (owner, tombstone, first auth_time).
 
-    Shared by every portal process that uses the same Redis.
+    Shared by every portal process that uses the same Redis, standalone, through Sentinel
+    or in a Cluster: no command here spans two slots.
     """
 
-    def __init__(self, client: redis.Redis, *, tombstone_ttl: int = 43200 + 60) -> None:
+    def __init__(self, client: RedisClient, *, tombstone_ttl: int = 43200 + 60) -> None:
         self.client = client
         self.tombstone_ttl = tombstone_ttl
         self._end = client.register_script(_END_SCRIPT)
 
     def add(self, session_id: str, *, sid: str | None, sub: str, ttl: int) -> None:
         try:
-            with self.client.pipeline() as pipe:
+            # Not a transaction: the owner key lives in another slot. Each EXPIRE is atomic,
+            # and NX-then-GT leaves the later expiry whatever the interleaving.
+            with self.client.pipeline(transaction=False) as pipe:
                 for key in _index_keys(sid, sub):
                     pipe.sadd(key, session_id)
                     pipe.expire(key, ttl, nx=True)
                     pipe.expire(key, ttl, gt=True)
+                if sid:
+                    owner = SID_OWNER_PREFIX + sid
+                    pipe.set(owner, subject_tag(sub), nx=True, ex=ttl)
+                    pipe.expire(owner, ttl, gt=True)
                 pipe.execute()
         except STORE_ERRORS as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
 
     def end_by_sid(self, sid: str, *, sub: str | None = None) -> int:
-        return self._run_end(_logout_keys(sid, sub), ENDED_SID_PREFIX + sid)
-
-    def end_by_sub(self, sub: str) -> int:
-        return self._run_end([SUB_PREFIX + sub], "")
-
-    def _run_end(self, keys: list[str], tombstone: str) -> int:
         try:
-            return int(self._end(keys=keys, args=[SESSION_PREFIX, tombstone, self.tombstone_ttl]))
+            # Tombstone first: see _LifetimeBound._drop_if_sid_ended.
+            self.client.set(ENDED_SID_PREFIX + sid, 1, ex=self.tombstone_ttl)
+            if sub is not None:
+                tag = subject_tag(sub)
+            else:
+                owner = self.client.get(SID_OWNER_PREFIX + sid)
+                if owner is None:
+                    return 0
+                tag = owner.decode()
         except STORE_ERRORS as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
+        return self._run_end(_logout_keys(sid, tag, sub))
+
+    def end_by_sub(self, sub: str) -> int:
+        return self._run_end([sub_key(sub)])
+
+    def _run_end(self, sets: list[str]) -> int:
+        """Read the sets, then delete what they list in one script; again while sessions
+        joined in between. A logout costs O(sessions it ends), whatever the store holds."""
+        ended: set[bytes] = set()
+        try:
+            for _ in range(_END_ROUNDS):
+                with self.client.pipeline(transaction=False) as pipe:
+                    for key in sets:
+                        pipe.smembers(key)
+                    members = sorted(set().union(*pipe.execute()))
+                keys = sets + [store_key(m.decode()) for m in members]
+                left = int(self._end(keys=keys, args=[len(sets), *members]))
+                ended.update(members)
+                if left == 0:
+                    return len(ended)
+        except STORE_ERRORS as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        log.warning("back-channel logout: sessions kept joining; %d ended", len(ended))
+        return len(ended)
 
     def sid_ended(self, sid: str) -> bool:
         try:
@@ -304,10 +397,8 @@ class RedisSessionIndex(SessionIndex):
     def first_auth_time(self, sid: str, auth_time: float, ttl: int) -> float:
         key = AUTH_TIME_PREFIX + sid
         try:
-            with self.client.pipeline() as pipe:  # MULTI/EXEC: set-if-absent, then read
-                pipe.set(key, repr(float(auth_time)), ex=max(1, ttl), nx=True)
-                pipe.get(key)
-                _, first = pipe.execute()
+            # SET NX GET: set if absent and read the previous value, in one command
+            first = self.client.set(key, repr(float(auth_time)), ex=max(1, ttl), nx=True, get=True)
         except STORE_ERRORS as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
         return float(first) if first is not None else float(auth_time)
@@ -352,6 +443,10 @@ class FileSessionIndex(SessionIndex):
                 # ends sooner must not make the set forget the sessions that end later.
                 timeout = max(ttl, self._remaining(key))
                 self.cache.set(key, sorted(members), timeout=timeout)
+            if sid:
+                owner = SID_OWNER_PREFIX + sid
+                timeout = max(ttl, self._remaining(owner))
+                self.cache.set(owner, subject_tag(sub), timeout=timeout)
 
     def _remaining(self, key: str) -> int:
         expires = self.cache.expires_at(key)
@@ -362,21 +457,24 @@ class FileSessionIndex(SessionIndex):
     def end_by_sid(self, sid: str, *, sub: str | None = None) -> int:
         with self._lock:
             self.cache.set(ENDED_SID_PREFIX + sid, 1, timeout=self.tombstone_ttl)
-            return self._end(_logout_keys(sid, sub))
+            tag = subject_tag(sub) if sub is not None else self.cache.get(SID_OWNER_PREFIX + sid)
+            if not isinstance(tag, str):
+                return 0
+            return self._end(_logout_keys(sid, tag, sub))
 
     def end_by_sub(self, sub: str) -> int:
         with self._lock:
-            return self._end([SUB_PREFIX + sub])
+            return self._end([sub_key(sub)])
 
     def _end(self, keys: list[str]) -> int:
-        count = 0
+        ended: set[str] = set()
         for key in keys:
             members = list(self.cache.get(key) or ())
             if members:
-                self.cache.delete_many(*[SESSION_PREFIX + m for m in members])
+                self.cache.delete_many(*[store_key(m) for m in members])
             self.cache.delete(key)
-            count += len(members)
-        return count
+            ended.update(members)
+        return len(ended)
 
     def sid_ended(self, sid: str) -> bool:
         return bool(self.cache.has(ENDED_SID_PREFIX + sid))

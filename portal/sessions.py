@@ -15,7 +15,6 @@ from dataclasses import asdict
 from dataclasses import dataclass
 from typing import Any
 
-import redis
 from flask import Flask
 from flask import Response
 from flask import current_app
@@ -24,6 +23,8 @@ from flask import session
 
 from portal.clock import Clock
 from portal.errors import error_page
+from portal.redis_connection import connect
+from portal.redis_connection import parse_redis_url
 from portal.session_files import SessionFiles
 from portal.session_files import prepare_session_dir
 from portal.session_store import SESSION_PREFIX
@@ -116,11 +117,8 @@ def init_app(app: Flask, settings: Settings, clock: Clock) -> None:
     tombstone_ttl = settings.sso_max_age + settings.clock_skew
     index: SessionIndex
     if settings.session_backend == "redis":
-        client = redis.Redis.from_url(
-            settings.redis_url,
-            socket_timeout=settings.http_timeout,
-            socket_connect_timeout=settings.http_timeout,
-        )
+        client = connect(parse_redis_url(settings.redis_url), timeout=settings.http_timeout)
+        app.extensions["portal.redis"] = client  # shared with the rate limiter
         interface = PortalRedisSessionInterface(app, client=client, **common)
         index = RedisSessionIndex(client, tombstone_ttl=tombstone_ttl)
     else:
@@ -203,7 +201,7 @@ def start(claims: dict[str, Any], id_token: str, profile: dict[str, Any]) -> Por
         groups=_groups(claims),
     )
     session.clear()
-    current_app.session_interface.rotate(session)  # type: ignore[attr-defined]
+    current_app.session_interface.rotate(session, sub=started.sub)  # type: ignore[attr-defined]
     index().add(
         session.sid,  # type: ignore[attr-defined]
         sid=started.sid,

@@ -139,7 +139,7 @@ def test_replayed_logout_token_is_refused(stack):
     journey.first_login(user)
     # sub only: this token is the test's, the IdP session lives on, and a sid once ended by
     # a logout token could not sign in again (the portal remembers it for 12 hours)
-    sub = _indexed_by(stack, journey, "sub")
+    sub = _sub_of(stack, user)
     token = sign_with_idp_key(
         stack.idp.db_path, logout_token_claims(stack.idp.url, sid=None, sub=sub), typ="logout+jwt"
     )
@@ -155,20 +155,22 @@ def test_replayed_logout_token_is_refused(stack):
 
 def _sid_of(stack, journey) -> str:
     """The IdP session id of this browser's portal session (read from Redis via the index)."""
-    return _indexed_by(stack, journey, "sid")
-
-
-def _indexed_by(stack, journey, kind: str) -> str:
-    """The sid or sub under which the index holds this browser's portal session."""
     import redis
 
     from portal.session_store import SID_PREFIX
-    from portal.session_store import SUB_PREFIX
 
-    prefix = {"sid": SID_PREFIX, "sub": SUB_PREFIX}[kind]
     cookie = journey.browser.cookie("portal_session")
     with redis.Redis.from_url(stack.portal.env["PORTAL_REDIS_URL"]) as store:
-        for key in store.scan_iter(prefix + "*"):
+        for key in store.scan_iter(SID_PREFIX + "*"):
             if store.sismember(key, cookie):
-                return key.decode()[len(prefix) :]
-    raise AssertionError(f"session not indexed by {kind}")
+                return key.decode().split("}", 1)[1]  # portal:sid:{<subject tag>}<sid>
+    raise AssertionError("session not indexed by sid")
+
+
+def _sub_of(stack, user) -> str:
+    """The subject the dev IdP gives this user (its database is the IdP's own record)."""
+    import sqlite3
+
+    with sqlite3.connect(stack.idp.db_path) as db:
+        (sub,) = db.execute("SELECT sub FROM users WHERE username = ?", (user.username,)).fetchone()
+    return sub

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from portal.session_store import SESSION_PREFIX
+from portal.session_store import store_key
 
 HOUR = 3600
 
@@ -61,7 +61,7 @@ def test_redis_key_expires_with_the_session(own_stack):
     journey.first_login(user)
     cookie = journey.browser.cookie("portal_session")
     with redis.Redis.from_url(stack.portal.env["PORTAL_REDIS_URL"]) as store:
-        ttl = store.ttl(SESSION_PREFIX + cookie)
+        ttl = store.ttl(store_key(cookie))
     assert 0 < ttl <= 900
 
 

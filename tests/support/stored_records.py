@@ -1,7 +1,8 @@
 """What a portal keeps in its session store, read from the outside (Redis keys, or files).
 
 For tests that prove a request stored nothing, or that nothing stored holds a given value.
-Rate-limit counters (Flask-Limiter's ``LIMITS:`` keys) are not session state and are left out.
+Rate-limit counters (Flask-Limiter's keys, under RATE_LIMIT_PREFIX) are not session state and
+are left out.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import redis
+
+from portal.session_store import RATE_LIMIT_PREFIX
 
 
 class StoredRecords:
@@ -27,7 +30,7 @@ class StoredRecords:
         with redis.Redis.from_url(self.redis_url) as client:
             for raw_key in client.scan_iter(count=1000):
                 key = raw_key.decode()
-                if key.startswith("LIMITS:"):
+                if key.startswith(RATE_LIMIT_PREFIX):
                     continue
                 kind = client.type(raw_key).decode()
                 if kind == "string":

@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from portal.session_store import SESSION_PREFIX
+from portal.session_store import store_key
 from tests.support.mock_idp import MockIdP
 from tests.support.session_app import login
 from tests.support.session_app import session_app
@@ -84,7 +85,7 @@ def test_a_signed_in_session_is_stored_as_messagepack(app, backend, rsps):
     idp = MockIdP(rsps)
     client = app.test_client()
     login(client, idp)
-    key = SESSION_PREFIX + client.get_cookie("portal_session").value
+    key = store_key(client.get_cookie("portal_session").value)
     if backend == "redis":
         url = app.extensions["portal.settings"].redis_url
         with redis.Redis.from_url(url) as store:

@@ -9,10 +9,11 @@ import responses
 from portal import create_app
 from portal.clock import FixedClock
 from portal.session_store import AUTH_TIME_PREFIX
-from portal.session_store import SESSION_PREFIX
-from portal.session_store import SID_PREFIX
-from portal.session_store import SUB_PREFIX
+from portal.session_store import sid_key
 from portal.session_store import storage_ttl
+from portal.session_store import store_key
+from portal.session_store import sub_key
+from portal.session_store import subject_tag
 from tests.support.mock_idp import ISSUER
 from tests.support.mock_idp import MockIdP
 from tests.support.portal_env import portal_env
@@ -71,11 +72,11 @@ def test_redis_key_expiry_follows_the_session(redis_url, tmp_path, rsps):
     login(client, idp, auth_time=int(clock.now()) - (12 * 3600 - 600))
     store = redis.Redis.from_url(redis_url)
     sid = client.get_cookie("portal_session").value
-    ttl = store.ttl(SESSION_PREFIX + sid)
+    ttl = store.ttl(store_key(sid))
     assert 590 <= ttl <= 600
-    assert store.sismember(SID_PREFIX + "sid-1", sid)
-    assert store.sismember(SUB_PREFIX + "user-123", sid)
-    assert 0 < store.ttl(SID_PREFIX + "sid-1") <= 600
+    assert store.sismember(sid_key("sid-1", subject_tag("user-123")), sid)
+    assert store.sismember(sub_key("user-123"), sid)
+    assert 0 < store.ttl(sid_key("sid-1", subject_tag("user-123"))) <= 600
     # the first auth_time of the sid is remembered beside the index, with the same expiry
     assert float(store.get(AUTH_TIME_PREFIX + "sid-1")) == int(clock.now()) - (12 * 3600 - 600)
     assert 590 <= store.ttl(AUTH_TIME_PREFIX + "sid-1") <= 600
@@ -87,7 +88,7 @@ def test_redis_key_expiry_is_the_idle_timeout_for_fresh_logins(redis_url, tmp_pa
     client = app.test_client()
     login(client, idp)
     store = redis.Redis.from_url(redis_url)
-    ttl = store.ttl(SESSION_PREFIX + client.get_cookie("portal_session").value)
+    ttl = store.ttl(store_key(client.get_cookie("portal_session").value))
     assert 1790 <= ttl <= 1800
 
 
