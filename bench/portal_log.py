@@ -1,6 +1,6 @@
 """The portal's gunicorn access log: server-side time per request.
 
-``config/gunicorn.conf.py`` logs ``%(h)s "%(m)s %(U)s" %(s)s %(b)s %(D)sus``, e.g.
+``portal/gunicorn_conf.py`` logs ``%(h)s "%(m)s %(U)s" %(s)s %(b)s %(D)sus``, e.g.
 ``127.0.0.1 "GET /account" 200 2039 3713us``.
 """
 

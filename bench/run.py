@@ -1,7 +1,7 @@
 """Benchmarks of the portal: ``python bench/run.py [--quick]`` prints a Markdown table.
 
 Against a real Redis, the live dev IdP and the portal started from the Procfile (gunicorn with
-config/gunicorn.conf.py), all on loopback. What each number means: bench/README.md. Progress
+portal/gunicorn_conf.py), all on loopback. What each number means: bench/README.md. Progress
 goes to stderr, the table to stdout. Every server is stopped before the script exits.
 """
 

@@ -1,7 +1,7 @@
 """The system under test: a real Redis, the live dev IdP, and the portal run from the Procfile.
 
 The portal is started with the Procfile's ``web`` command (gunicorn with
-``config/gunicorn.conf.py``, so its worker and thread counts), bound to a free loopback port
+``portal/gunicorn_conf.py``, so its worker and thread counts), bound to a free loopback port
 through ``PORTAL_BIND``. Settings are production-like: no test clock file; only the login rate
 limit is raised, because every benchmark client comes from 127.0.0.1 (the limit is per IP).
 """

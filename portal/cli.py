@@ -55,7 +55,11 @@ def serve(host: str, port: int) -> None:
 
     from portal import create_app
 
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except SettingsError as exc:  # checks made while building the app (the session folder)
+        click.echo(f"portal: configuration error: {exc}", err=True)
+        sys.exit(2)
     run_simple(
         host, port, app, threaded=True, use_reloader=False, request_handler=_path_only_handler()
     )

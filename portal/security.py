@@ -4,7 +4,7 @@ Each is a library where one exists (Flask-WTF for CSRF, werkzeug's ProxyFix, Fla
 the headers are a few lines of policy, set on every response.
 
 Proxy trust has one switch, ``PORTAL_TRUSTED_PROXIES``: gunicorn is configured to ignore every
-forwarded header (config/gunicorn.conf.py), and ProxyFix here applies exactly that many hops.
+forwarded header (portal/gunicorn_conf.py), and ProxyFix here applies exactly that many hops.
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ class LivePortal:
                 "-m",
                 "gunicorn",
                 "--config",
-                "config/gunicorn.conf.py",
+                "python:portal.gunicorn_conf",
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",
