@@ -149,6 +149,7 @@ class MockIdP:
         self.keys: list[RSAKey] = [self.key]
         self.requests: list[SeenRequest] = []
         self.id_tokens: list[str] = []
+        self.access_tokens: list[str] = []
         self.errors: list[str] = []
         self.redirect_uris: set[str] = set()
         self.post_logout_redirect_uris: set[str] = set()
@@ -556,6 +557,7 @@ class MockIdP:
                 k: claims[k] for k in ("sub", *PROFILE_CLAIMS) if k in claims
             }
             self.id_tokens.append(raw)
+            self.access_tokens.append(access_token)
             self.last_sid = claims.get("sid") if isinstance(claims.get("sid"), str) else None
             self.last_sub = claims.get("sub") if isinstance(claims.get("sub"), str) else None
         return _json(

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from portal.testing import MockIdP
+
+#: The provider's part of the settings, which ``idp_env`` takes from the mock IdP.
+PROVIDER_VARIABLES = ("PORTAL_OIDC_ISSUER", "PORTAL_OIDC_CLIENT_ID", "PORTAL_OIDC_CLIENT_SECRET")
+
 
 def portal_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
     """The PORTAL_* variables of a test portal; override any of them."""
@@ -19,16 +24,8 @@ def portal_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
     return env
 
 
-def redis_env(tmp_path: Path, redis_url: str, **overrides: str) -> dict[str, str]:
-    """The same, with sessions in the given Redis and the mocked provider's issuer."""
-    from tests.support.mock_idp import ISSUER
-
-    return portal_env(
-        tmp_path,
-        **{
-            "PORTAL_OIDC_ISSUER": ISSUER,
-            "PORTAL_SESSION_BACKEND": "redis",
-            "PORTAL_REDIS_URL": redis_url,
-            **overrides,
-        },
-    )
+def idp_env(idp: MockIdP, tmp_path: Path, **overrides: str) -> dict[str, str]:
+    """The same, with the mock IdP (``portal.testing``'s) as provider, the portal registered
+    there at its base URL."""
+    env = {k: v for k, v in portal_env(tmp_path).items() if k not in PROVIDER_VARIABLES}
+    return idp.portal_env(env["PORTAL_SESSION_DIR"], **{**env, **overrides})

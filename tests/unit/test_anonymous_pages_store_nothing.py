@@ -11,10 +11,7 @@ from __future__ import annotations
 import pytest
 
 from portal import create_app
-from tests.support.mock_idp import ISSUER
-from tests.support.mock_idp import MockIdP
-from tests.support.portal_env import portal_env
-from tests.support.portal_env import redis_env
+from tests.support.portal_env import idp_env
 from tests.support.stored_records import StoredRecords
 
 VISITS = 20
@@ -36,22 +33,21 @@ ANONYMOUS_REQUESTS = [
     ("POST", "/logout/everywhere"),
     ("POST", "/login/confirm-authenticator"),
     ("POST", "/account/security"),
+    ("POST", "/account/confirm-sign-in"),
     ("POST", "/auth/backchannel-logout"),
 ]
 
 
 @pytest.fixture(params=["redis", "filesystem"])
-def portal(request, tmp_path, rsps):
-    MockIdP(rsps)
+def portal(request, tmp_path, mock_idp):
     overrides = {"PORTAL_RATE_LIMIT": "1000 per minute"}
     if request.param == "redis":
         redis_url = request.getfixturevalue("redis_url")
-        env = redis_env(tmp_path, redis_url, **overrides)
+        overrides.update(PORTAL_SESSION_BACKEND="redis", PORTAL_REDIS_URL=redis_url)
         records = StoredRecords(redis_url=redis_url)
     else:
-        env = portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER, **overrides)
         records = StoredRecords(folder=tmp_path / "sessions")
-    return create_app(env), records
+    return create_app(idp_env(mock_idp, tmp_path, **overrides)), records
 
 
 @pytest.mark.parametrize(

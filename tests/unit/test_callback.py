@@ -1,32 +1,30 @@
-"""The login flow in-process against a mocked provider: each refusal leaves no session."""
+"""The login flow against the mock IdP of ``portal.testing``: each refusal leaves no session."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from urllib.parse import urlencode
 
 import pytest
-import responses
 from joserfc.jwk import OctKey
+from werkzeug.wrappers import Response
 
 from portal import create_app
-from portal.clock import FixedClock
-from tests.support.mock_idp import ISSUER
-from tests.support.mock_idp import MockIdP
 from tests.support.payloads import open_redirect_payloads
-from tests.support.portal_env import portal_env
+from tests.support.portal_env import idp_env
 from tests.support.tokens import sign
 from tests.support.tokens import unsigned
 
 
 @pytest.fixture
-def idp(rsps):
-    return MockIdP(rsps)
+def idp(mock_idp):
+    return mock_idp
 
 
 @pytest.fixture
 def app(tmp_path, idp):
-    return create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER))
+    return create_app(idp_env(idp, tmp_path))
 
 
 @pytest.fixture
@@ -59,7 +57,8 @@ def test_successful_login_shows_redirect_page_then_account(client, idp):
     account = client.get("/account").get_data(as_text=True)
     assert "alice@example.com" in account and "alice" in account
     # the token request carried the PKCE verifier
-    assert "code_verifier" in idp.token_requests[0]
+    [token_request] = [seen for seen in idp.requests if seen.endpoint == "token"]
+    assert "code_verifier" in token_request.form
 
 
 def test_session_id_changes_at_login(client, idp):
@@ -85,10 +84,10 @@ def test_account_requires_login_and_returns_there(client):
     assert response.headers["Location"] == "/login?next=/account"
 
 
-def refuse(client, idp, caplog, *, status: int, log: str, **extra):
+def refuse(client, idp, caplog, *, status: int, log: str, claims=None, **extra):
     params = idp.begin(client)
     with caplog.at_level(logging.INFO, logger="portal"):
-        response = idp.callback(client, params, **extra)
+        response = idp.callback(client, params, claims=claims, **extra)
     assert response.status_code == status
     page = response.get_data(as_text=True)
     assert "Traceback" not in page
@@ -105,7 +104,8 @@ def test_refused_token_alg_none(client, idp, caplog):
 
 
 def test_refused_hs256_even_when_discovery_advertises_it(client, idp, caplog):
-    secret = OctKey.import_key("test-client-secret")
+    idp.metadata["id_token_signing_alg_values_supported"] = ["RS256", "HS256"]
+    secret = OctKey.import_key(idp.client_secret)
     idp.id_token_factory = lambda claims: sign(claims, secret, "HS256")
     page = refuse(client, idp, caplog, status=502, log="Signing Key")
     assert "not set up correctly" in page
@@ -114,24 +114,21 @@ def test_refused_hs256_even_when_discovery_advertises_it(client, idp, caplog):
 @pytest.mark.parametrize(
     ("override", "log"),
     [
-        ({"iss": ISSUER.rstrip("/")}, "iss"),
-        ({"aud": "someone-else"}, "aud"),
-        ({"aud": ["portal", "other"]}, "azp"),
-        ({"nonce": "replayed-nonce"}, "nonce"),
-        ({"sub": None}, "sub"),
-        ({"exp": 1000}, "expired"),
+        (lambda idp: {"iss": idp.issuer + "/"}, "iss"),  # authentik's issuer ends with "/"
+        (lambda idp: {"aud": "someone-else"}, "aud"),
+        (lambda idp: {"aud": ["portal", "other"]}, "azp"),
+        (lambda idp: {"nonce": "replayed-nonce"}, "nonce"),
+        (lambda idp: {"sub": None}, "sub"),
+        (lambda idp: {"exp": 1000}, "expired"),
     ],
+    ids=["iss", "aud", "azp", "nonce", "sub", "exp"],
 )
 def test_refused_id_token_claims(client, idp, caplog, override, log):
-    idp.claims_override = override
-    # nonce override must beat the nonce the mock copies from the request
-    if "nonce" in override:
-        idp.id_token_factory = lambda claims: sign({**claims, **override}, idp.key)
-    refuse(client, idp, caplog, status=502, log=log)
+    refuse(client, idp, caplog, status=502, log=log, claims=override(idp))
 
 
 def test_missing_mfa_evidence_offers_one_confirmation_then_refuses(client, idp, caplog):
-    idp.claims_override = {"amr": ["pwd"], "acr": "goauthentik.io/providers/oauth2/default"}
+    idp.claims.update(amr=["pwd"], acr="goauthentik.io/providers/oauth2/default")
     params = idp.begin(client)
     first = idp.callback(client, params)
     assert first.status_code == 200
@@ -146,12 +143,8 @@ def test_missing_mfa_evidence_offers_one_confirmation_then_refuses(client, idp, 
     token = form.find("input", attrs={"name": "csrf_token"})["value"]
     again = client.post("/login/confirm-authenticator", data={"csrf_token": token})
     assert again.status_code == 302
-    assert "prompt=login" in again.headers["Location"]
-    from urllib.parse import parse_qs
-    from urllib.parse import urlsplit
-
-    params2 = {k: v[0] for k, v in parse_qs(urlsplit(again.headers["Location"]).query).items()}
-    idp.last_nonce = params2["nonce"]
+    params2 = idp.authorization_params(again)
+    assert params2["prompt"] == "login"
     with caplog.at_level(logging.INFO, logger="portal"):
         second = idp.callback(client, params2)
     assert second.status_code == 403
@@ -161,17 +154,16 @@ def test_missing_mfa_evidence_offers_one_confirmation_then_refuses(client, idp, 
 
 
 def test_mfa_not_required_accepts_password_only(tmp_path, idp):
-    app = create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER, PORTAL_REQUIRE_MFA="false"))
+    app = create_app(idp_env(idp, tmp_path, PORTAL_REQUIRE_MFA="false"))
     client = app.test_client()
-    idp.claims_override = {"amr": ["pwd"]}
-    idp.callback(client, idp.begin(client))
+    idp.callback(client, idp.begin(client), claims={"amr": ["pwd"]})
     assert signed_in(client)
 
 
 def test_missing_state_is_refused(client, idp, caplog):
     idp.begin(client)
     with caplog.at_level(logging.INFO, logger="portal"):
-        response = client.get("/auth/callback", query_string={"code": "c", "iss": ISSUER})
+        response = client.get("/auth/callback", query_string={"code": "c", "iss": idp.issuer})
     assert response.status_code == 400
     assert "without state" in caplog.text
     assert not signed_in(client)
@@ -226,32 +218,27 @@ def test_rfc9207_iss_missing_when_advertised_is_refused(client, idp, caplog):
 
 
 def test_token_endpoint_refusal(client, idp, caplog):
-    idp.token_status = 400
-    idp.token_body = {"error": "invalid_grant"}
+    idp.respond("token", status=400, json={"error": "invalid_grant"})
     refuse(client, idp, caplog, status=400, log="invalid_grant")
 
 
 def test_userinfo_with_other_sub_is_refused(client, idp, caplog):
-    idp.claims_override = {"email": None}
-    idp.userinfo = {"sub": "someone-else", "email": "evil@example.com"}
-    refuse(client, idp, caplog, status=502, log="userinfo sub")
+    idp.respond("userinfo", json={"sub": "someone-else", "email": "evil@example.com"})
+    refuse(client, idp, caplog, status=502, log="userinfo sub", claims={"email": None})
 
 
 def test_userinfo_fills_missing_profile_claims(client, idp):
-    idp.claims_override = {"email": None}
-    idp.userinfo = {"sub": "user-123", "email": "from-userinfo@example.com"}
-    idp.callback(client, idp.begin(client))
+    idp.respond("userinfo", json={"sub": "user-123", "email": "from-userinfo@example.com"})
+    idp.callback(client, idp.begin(client), claims={"email": None})
     assert "from-userinfo@example.com" in client.get("/account").get_data(as_text=True)
 
 
-def test_discovery_with_other_issuer_is_refused(tmp_path, rsps, caplog):
-    MockIdP(rsps, issuer=ISSUER)
-    rsps.replace(
-        responses.GET,
-        ISSUER.rstrip("/") + "/.well-known/openid-configuration",
+def test_discovery_with_other_issuer_is_refused(tmp_path, idp, caplog):
+    idp.respond(
+        "discovery",
         json={"issuer": "https://evil.example.com/", "authorization_endpoint": "https://evil/a"},
     )
-    app = create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER))
+    app = create_app(idp_env(idp, tmp_path))
     with caplog.at_level(logging.INFO, logger="portal"):
         response = app.test_client().get("/login")
     assert response.status_code == 502
@@ -260,21 +247,21 @@ def test_discovery_with_other_issuer_is_refused(tmp_path, rsps, caplog):
 
 def test_no_token_or_code_in_logs(client, idp, caplog):
     params = idp.begin(client)
+    answer = idp.authorize(params)  # the browser's part: not the portal's log
     with caplog.at_level(logging.DEBUG):
-        idp.callback(client, params)
-    assert "code-1" not in caplog.text
-    assert "at-1" not in caplog.text
+        assert client.get("/auth/callback", query_string=answer).status_code == 302
+    assert answer["code"] not in caplog.text
+    assert idp.access_tokens[0] not in caplog.text
     assert "eyJ" not in caplog.text
     assert params["state"] not in caplog.text
+    assert params["code_challenge"] not in caplog.text
 
 
-def test_session_ends_after_sso_max_age_even_when_active(tmp_path, idp, caplog):
-    clock = FixedClock()
-    env = portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER, PORTAL_IDLE_TIMEOUT="7200")
-    app = create_app(env, clock=clock)
+def test_session_ends_after_sso_max_age_even_when_active(tmp_path, idp, portal_clock, caplog):
+    clock = portal_clock
+    app = create_app(idp_env(idp, tmp_path, PORTAL_IDLE_TIMEOUT="7200"), clock=clock)
     client = app.test_client()
-    idp.claims_override = {"auth_time": int(clock.now()) - 10}
-    idp.callback(client, idp.begin(client))
+    idp.callback(client, idp.begin(client), claims={"auth_time": int(clock.now()) - 10})
     for _ in range(11):  # active every hour: the idle rule never ends it
         assert signed_in(client)
         clock.advance(3600)
@@ -286,9 +273,9 @@ def test_session_ends_after_sso_max_age_even_when_active(tmp_path, idp, caplog):
     assert "SSO max age reached" in caplog.text
 
 
-def test_session_ends_after_idle_timeout(tmp_path, idp):
-    clock = FixedClock()
-    app = create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER), clock=clock)
+def test_session_ends_after_idle_timeout(tmp_path, idp, portal_clock):
+    clock = portal_clock
+    app = create_app(idp_env(idp, tmp_path), clock=clock)
     client = app.test_client()
     idp.callback(client, idp.begin(client))
     clock.advance(3599)
@@ -298,29 +285,31 @@ def test_session_ends_after_idle_timeout(tmp_path, idp):
 
 
 def test_key_rotation_keeps_logins_working(client, idp):
-    from tests.support.tokens import rsa_key
-
     idp.callback(client, idp.begin(client))
     assert signed_in(client)
-    idp.key = rsa_key("k2")  # the IdP rotates: new kid, old key gone
-    idp.keys = [idp.key]
+    idp.rotate_key()  # the IdP rotates: new kid, old key gone
     other = client.application.test_client()
     response = idp.callback(other, idp.begin(other))
     assert response.status_code == 302
     assert signed_in(other)
-    jwks_calls = [c for c in idp.rsps.calls if c.request.url.endswith("/jwks")]
-    assert len(jwks_calls) == 2  # once at start, once for the new kid
+    assert idp.calls("jwks") == 2  # once at start, once for the new kid
 
 
-def test_slow_idp_gives_a_clear_page(client, idp, caplog):
-    import requests
+def test_slow_idp_gives_a_clear_page(tmp_path, idp, caplog):
+    """The token endpoint accepts the request and never answers: PORTAL_HTTP_TIMEOUT ends
+    the wait (its minimum, 0.1 s, is the only real time this test spends)."""
+    client = create_app(idp_env(idp, tmp_path, PORTAL_HTTP_TIMEOUT="0.1")).test_client()
+    release = threading.Event()
 
-    idp.rsps.replace(
-        responses.POST,
-        "https://idp.example.com/token",
-        body=requests.exceptions.ReadTimeout("read timed out"),
-    )
-    page = refuse(client, idp, caplog, status=503, log="token request failed: ReadTimeout")
+    def never_answers(request):
+        release.wait(30)
+        return Response(status=504)
+
+    idp.respond("token", handler=never_answers)
+    try:
+        page = refuse(client, idp, caplog, status=503, log="token request failed: ReadTimeout")
+    finally:
+        release.set()
     assert "The sign-in service is not reachable right now" in page
 
 
@@ -332,9 +321,9 @@ def test_outbound_calls_have_a_timeout(app):
         assert client.client_kwargs["default_timeout"] == 5.0
 
 
-def test_state_older_than_the_login_timeout_is_refused(tmp_path, idp, caplog):
-    clock = FixedClock()
-    app = create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER), clock=clock)
+def test_state_older_than_the_login_timeout_is_refused(tmp_path, idp, portal_clock, caplog):
+    clock = portal_clock
+    app = create_app(idp_env(idp, tmp_path), clock=clock)
     client = app.test_client()
     params = idp.begin(client)
     clock.advance(601)
@@ -346,7 +335,7 @@ def test_state_older_than_the_login_timeout_is_refused(tmp_path, idp, caplog):
 
 
 def test_non_json_token_response_is_a_clear_502(client, idp, caplog):
-    idp.token_body = ["not", "an", "object"]
+    idp.respond("token", json=["not", "an", "object"])
     page = refuse(client, idp, caplog, status=502, log="token response unreadable")
     assert "Sign-in failed, try again" in page
 
@@ -356,10 +345,8 @@ def test_every_login_asks_for_a_sign_in_within_the_sso_max_age(client, idp):
 
 
 def test_sign_in_older_than_sso_max_age_does_not_create_a_dead_session(client, idp, caplog):
-    import time
-
-    idp.claims_override = {"auth_time": int(time.time()) - 43230}
-    refuse(client, idp, caplog, status=502, log="older than PORTAL_SSO_MAX_AGE")
+    old = {"auth_time": int(idp.clock()) - 43230}
+    refuse(client, idp, caplog, status=502, log="older than PORTAL_SSO_MAX_AGE", claims=old)
 
 
 def test_login_state_is_no_logout_confirmation(client, idp):
@@ -368,14 +355,12 @@ def test_login_state_is_no_logout_confirmation(client, idp):
     assert "logged out everywhere" not in page.get_data(as_text=True)
 
 
-def test_discovery_with_wrong_issuer_is_never_published(tmp_path, rsps):
-    MockIdP(rsps)
-    rsps.replace(
-        responses.GET,
-        ISSUER.rstrip("/") + "/.well-known/openid-configuration",
+def test_discovery_with_wrong_issuer_is_never_published(tmp_path, idp):
+    idp.respond(
+        "discovery",
         json={"issuer": "https://evil.example.com/", "authorization_endpoint": "https://evil/a"},
     )
-    app = create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER))
+    app = create_app(idp_env(idp, tmp_path))
     app.test_client().get("/login")
     from portal import provider
 
@@ -384,11 +369,10 @@ def test_discovery_with_wrong_issuer_is_never_published(tmp_path, rsps):
 
 
 def test_refused_callback_consumes_the_state(client, idp, caplog):
-    idp.token_status = 400
-    idp.token_body = {"error": "invalid_grant"}
+    idp.respond("token", status=400, json={"error": "invalid_grant"})
     params = idp.begin(client)
     assert idp.callback(client, params).status_code == 400
-    idp.token_body = None  # the IdP would now answer; the state must be gone all the same
+    idp.reset("token")  # the IdP would now answer; the state must be gone all the same
     with caplog.at_level(logging.INFO, logger="portal"):
         again = idp.callback(client, params)
     assert again.status_code == 400
@@ -397,8 +381,7 @@ def test_refused_callback_consumes_the_state(client, idp, caplog):
 
 
 def test_confirm_authenticator_needs_a_csrf_token(client, idp):
-    idp.claims_override = {"amr": ["pwd"]}
-    first = idp.callback(client, idp.begin(client))
+    first = idp.callback(client, idp.begin(client), claims={"amr": ["pwd"]})
     assert "Confirm your authenticator app" in first.get_data(as_text=True)
     assert client.post("/login/confirm-authenticator").status_code == 400
 

@@ -14,20 +14,14 @@ import pytest
 from bs4 import BeautifulSoup
 
 from portal import create_app
-from tests.support.mock_idp import ISSUER
-from tests.support.mock_idp import MockIdP
-from tests.support.portal_env import portal_env
+from tests.support.portal_env import idp_env
 
 
 @pytest.fixture(params=["authentik", "keycloak"])
-def confirm_page(request, tmp_path, rsps) -> BeautifulSoup:
-    idp = MockIdP(rsps)
-    app = create_app(
-        portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER, PORTAL_PROVIDER_PRESET=request.param)
-    )
+def confirm_page(request, tmp_path, mock_idp) -> BeautifulSoup:
+    app = create_app(idp_env(mock_idp, tmp_path, PORTAL_PROVIDER_PRESET=request.param))
     client = app.test_client()
-    idp.claims_override = {"amr": ["pwd"]}
-    response = idp.callback(client, idp.begin(client))
+    response = mock_idp.login(client, amr=["pwd"])  # an enrolment login: password only
     assert response.status_code == 200
     return BeautifulSoup(response.get_data(as_text=True), "html.parser")
 

@@ -12,107 +12,88 @@ from __future__ import annotations
 import threading
 
 import pytest
-import requests
-import responses
+from werkzeug.wrappers import Response
 
 from portal import create_app
 from portal.clock import FixedClock
 from portal.fetch_gate import FAILURE_MEMORY
 from portal.fetch_gate import Busy
 from portal.fetch_gate import FetchGate
-from tests.support.mock_idp import ISSUER
-from tests.support.mock_idp import MockIdP
-from tests.support.portal_env import portal_env
-from tests.support.tokens import logout_claims
-from tests.support.tokens import sign
-
-DISCOVERY = ISSUER.rstrip("/") + "/.well-known/openid-configuration"
-JWKS = "https://idp.example.com/jwks"
+from tests.support.portal_env import idp_env
 
 
 @pytest.fixture
-def idp(rsps):
-    return MockIdP(rsps)
+def idp(mock_idp):
+    return mock_idp
 
 
 @pytest.fixture
-def clock():
-    return FixedClock()
+def clock(portal_clock):
+    return portal_clock
 
 
 @pytest.fixture
 def app(tmp_path, idp, clock):
-    return create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER), clock=clock)
-
-
-def calls(rsps, url: str) -> int:
-    return sum(1 for call in rsps.calls if call.request.url == url)
+    return create_app(idp_env(idp, tmp_path), clock=clock)
 
 
 def logout(app, idp, clock):
-    token = sign(logout_claims(clock.now(), jti=f"jti-{clock.now()}"), idp.key)
-    return app.test_client().post("/auth/backchannel-logout", data={"logout_token": token})
+    return idp.backchannel_logout(app.test_client(), sid="sid-1")
 
 
-def down(rsps, url: str, method: str = responses.GET) -> None:
-    rsps.replace(method, url, body=requests.exceptions.ConnectionError("IdP down"))
-
-
-def test_failed_discovery_is_remembered_not_refetched_per_request(app, idp, rsps, clock):
-    down(rsps, DISCOVERY)
+def test_failed_discovery_is_remembered_not_refetched_per_request(app, idp, clock):
+    idp.down("discovery")
     statuses = [logout(app, idp, clock).status_code for _ in range(10)]
     assert statuses == [503] * 10
-    assert calls(rsps, DISCOVERY) == 1
+    assert idp.calls("discovery") == 1
     clock.advance(FAILURE_MEMORY - 1)
     assert logout(app, idp, clock).status_code == 503
-    assert calls(rsps, DISCOVERY) == 1
+    assert idp.calls("discovery") == 1
     clock.advance(1)  # remembered no longer: one new try, which works
-    rsps.replace(responses.GET, DISCOVERY, json=idp.metadata)
+    idp.up("discovery")
     assert logout(app, idp, clock).status_code == 200
-    assert calls(rsps, DISCOVERY) == 2
+    assert idp.calls("discovery") == 2
 
 
-def test_failed_jwks_is_remembered_not_refetched_per_request(app, idp, rsps, clock):
-    rsps.replace(responses.GET, JWKS, body=requests.exceptions.ConnectionError("IdP down"))
+def test_failed_jwks_is_remembered_not_refetched_per_request(app, idp, clock):
+    idp.down("jwks")
     statuses = [logout(app, idp, clock).status_code for _ in range(10)]
     assert statuses == [503] * 10
-    assert calls(rsps, JWKS) == 1
+    assert idp.calls("jwks") == 1
     clock.advance(FAILURE_MEMORY)
     assert logout(app, idp, clock).status_code == 503
-    assert calls(rsps, JWKS) == 2
+    assert idp.calls("jwks") == 2
 
 
-def test_login_during_a_remembered_failure_gets_the_page_without_calling_the_idp(
-    app, idp, rsps, clock
-):
-    down(rsps, DISCOVERY)
+def test_login_during_a_remembered_failure_gets_the_page_without_calling_the_idp(app, idp, clock):
+    idp.down("discovery")
     assert logout(app, idp, clock).status_code == 503
     page = app.test_client().get("/login")
     assert page.status_code == 503
     assert "not reachable" in page.get_data(as_text=True)
-    assert calls(rsps, DISCOVERY) == 1
+    assert idp.calls("discovery") == 1
 
 
 class HangingDiscovery:
     """A discovery endpoint that hangs until released, like an IdP that accepts but never answers."""
 
-    def __init__(self, rsps) -> None:
+    def __init__(self, idp) -> None:
         self.started = threading.Event()
         self.release = threading.Event()
-        rsps.remove(responses.GET, DISCOVERY)
-        rsps.add_callback(responses.GET, DISCOVERY, callback=self._answer)
+        idp.up("discovery")
+        idp.respond("discovery", handler=self._answer)
 
-    def _answer(self, request):
+    def _answer(self, request) -> Response:
         self.started.set()
         self.release.wait(timeout=30)
-        raise requests.exceptions.ReadTimeout("IdP hangs")
+        return Response("gave up", status=504)
 
 
-def test_while_the_idp_is_failing_a_fetch_under_way_is_not_waited_for(app, idp, rsps, clock):
-    down(rsps, DISCOVERY)
+def test_while_the_idp_is_failing_a_fetch_under_way_is_not_waited_for(app, idp, clock):
+    idp.down("discovery")
     assert logout(app, idp, clock).status_code == 503  # the IdP is known to be failing
     clock.advance(FAILURE_MEMORY)
-    hanging = HangingDiscovery(rsps)
+    hanging = HangingDiscovery(idp)
     first = threading.Thread(target=logout, args=(app, idp, clock))
     first.start()
     try:
@@ -130,7 +111,7 @@ def test_while_the_idp_is_failing_a_fetch_under_way_is_not_waited_for(app, idp, 
     finally:
         hanging.release.set()
         first.join(timeout=10)
-    assert calls(rsps, DISCOVERY) == 2  # the remembered failure, then the hanging one
+    assert idp.calls("discovery") == 2  # the remembered failure, then the hanging one
 
 
 def test_cold_start_waits_briefly_for_a_healthy_fetch_and_shares_its_result():

@@ -12,12 +12,8 @@ from portal import create_app
 from portal.logs import FORMAT
 from portal.logs import SafeFormatter
 from portal.logs import escape_controls
-from tests.support.mock_idp import ISSUER
-from tests.support.mock_idp import MockIdP
-from tests.support.portal_env import portal_env
-from tests.support.tokens import logout_claims
+from tests.support.portal_env import idp_env
 from tests.support.tokens import rsa_key
-from tests.support.tokens import sign
 
 FAKE_EVENT = "2026-11-28 14:05:00,000 INFO portal.auth: back-channel logout: ended 99 session(s)"
 
@@ -61,15 +57,14 @@ def test_formatter_escapes_message_and_args_and_indents_tracebacks():
     assert not any(part.startswith("2026-11-28 14:05") for part in rest)
 
 
-def test_refused_logout_token_cannot_forge_a_log_line(tmp_path, rsps):
-    MockIdP(rsps)
-    app = create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER))
+def test_refused_logout_token_cannot_forge_a_log_line(tmp_path, mock_idp):
+    app = create_app(idp_env(mock_idp, tmp_path))
     handler = next(h for h in logging.getLogger("portal").handlers if getattr(h, "_portal", False))
     buffer = io.StringIO()
     previous = handler.setStream(buffer)  # what the portal's own handler writes
     try:
-        stranger = rsa_key("not-the-idps")  # signed with a key the IdP never published
-        token = sign(logout_claims(sid="s\r\n" + FAKE_EVENT[:40]), stranger, kid="k1")
+        stranger = rsa_key(mock_idp.key.kid)  # the IdP's kid, a key it never published
+        token = mock_idp.logout_token(key=stranger, sid="s\r\n" + FAKE_EVENT[:40])
         response = app.test_client().post("/auth/backchannel-logout", data={"logout_token": token})
     finally:
         handler.setStream(previous)

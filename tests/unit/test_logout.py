@@ -1,17 +1,15 @@
-"""Local logout and "Log out everywhere" (RP-initiated logout) against a mocked provider."""
+"""Local logout and "Log out everywhere" (RP-initiated logout) against the mock IdP."""
 
 from __future__ import annotations
 
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
-import responses
+import pytest
 from bs4 import BeautifulSoup
 
 from portal import create_app
-from tests.support.mock_idp import ISSUER
-from tests.support.mock_idp import MockIdP
-from tests.support.portal_env import portal_env
+from tests.support.portal_env import idp_env
 
 
 def csrf(client, path="/account"):
@@ -19,15 +17,20 @@ def csrf(client, path="/account"):
     return BeautifulSoup(page, "html.parser").find("input", attrs={"name": "csrf_token"})["value"]
 
 
-def signed_in_client(tmp_path, idp):
-    client = create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER)).test_client()
-    idp.callback(client, idp.begin(client))
+def client_signed_in(tmp_path, idp):
+    env = idp_env(idp, tmp_path, PORTAL_SSO_NAME="Example Business Auth")
+    client = create_app(env).test_client()
+    idp.sign_in(client)
     return client
 
 
-def test_logout_everywhere_sends_hint_uri_and_state(tmp_path, rsps):
-    idp = MockIdP(rsps)
-    client = signed_in_client(tmp_path, idp)
+@pytest.fixture
+def idp(mock_idp):
+    return mock_idp
+
+
+def test_logout_everywhere_sends_hint_uri_and_state(tmp_path, idp):
+    client = client_signed_in(tmp_path, idp)
     response = client.post("/logout/everywhere", data={"csrf_token": csrf(client)})
     assert response.status_code == 302
     location = urlsplit(response.headers["Location"])
@@ -49,18 +52,17 @@ def test_logout_everywhere_sends_hint_uri_and_state(tmp_path, rsps):
     assert "could not confirm" in again.get_data(as_text=True)
 
 
-def test_logged_out_with_forged_state_does_not_claim_sso_ended(tmp_path, rsps):
-    idp = MockIdP(rsps)
-    client = signed_in_client(tmp_path, idp)
+def test_logged_out_with_forged_state_does_not_claim_sso_ended(tmp_path, idp):
+    client = client_signed_in(tmp_path, idp)
     client.post("/logout/everywhere", data={"csrf_token": csrf(client)})
     page = client.get("/logged-out", query_string={"state": "forged"}).get_data(as_text=True)
     assert "logged out everywhere" not in page
     assert "could not confirm" in page
 
 
-def test_provider_without_end_session_endpoint_says_so(tmp_path, rsps):
-    idp = MockIdP(rsps, end_session_endpoint=None)
-    client = signed_in_client(tmp_path, idp)
+def test_provider_without_end_session_endpoint_says_so(tmp_path, idp):
+    idp.metadata["end_session_endpoint"] = None
+    client = client_signed_in(tmp_path, idp)
     response = client.post("/logout/everywhere", data={"csrf_token": csrf(client)})
     assert response.status_code == 200
     text = response.get_data(as_text=True)
@@ -68,43 +70,32 @@ def test_provider_without_end_session_endpoint_says_so(tmp_path, rsps):
     assert client.get("/account").status_code == 302
 
 
-def test_local_logout_page_offers_log_out_everywhere(tmp_path, rsps):
-    idp = MockIdP(rsps)
-    client = signed_in_client(tmp_path, idp)
+def test_local_logout_page_offers_log_out_everywhere(tmp_path, idp):
+    client = client_signed_in(tmp_path, idp)
     response = client.post("/logout", data={"csrf_token": csrf(client)}, follow_redirects=True)
     text = response.get_data(as_text=True)
     assert (
-        "You are logged out of the Customer Portal. You are still signed in to idp.example.com"
-        in text
+        "You are logged out of the Customer Portal. "
+        "You are still signed in to Example Business Auth" in text
     )
     assert 'action="/logged-out/everywhere"' in text
 
 
-def test_log_out_everywhere_with_provider_unreachable_says_so_and_can_retry(tmp_path, rsps):
-    import requests
-
-    from portal.clock import FixedClock
+def test_log_out_everywhere_with_provider_unreachable_says_so_and_can_retry(
+    tmp_path, idp, portal_clock
+):
     from portal.fetch_gate import FAILURE_MEMORY
 
-    idp = MockIdP(rsps)
-    clock = FixedClock()
-    client = create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER), clock=clock).test_client()
-    idp.callback(client, idp.begin(client))
+    clock = portal_clock
+    client = create_app(idp_env(idp, tmp_path), clock=clock).test_client()
+    idp.sign_in(client)
     app_provider = client.application.extensions["portal.provider"]
     app_provider.client.server_metadata.clear()  # discovery must be fetched again ...
-    rsps.replace(
-        responses.GET,
-        ISSUER.rstrip("/") + "/.well-known/openid-configuration",
-        body=requests.exceptions.ConnectionError("down"),
-    )  # ... and the IdP is down
+    idp.down()  # ... and the IdP is down
     response = client.post("/logout/everywhere", data={"csrf_token": csrf(client)})
     assert response.status_code == 503
     assert "not reachable" in response.get_data(as_text=True)
-    rsps.replace(
-        responses.GET,
-        ISSUER.rstrip("/") + "/.well-known/openid-configuration",
-        json=idp.metadata,
-    )
+    idp.up()
     clock.advance(FAILURE_MEMORY)  # a failed discovery is not retried at once
     # the portal session is over: the logged-out page's button retries, without any token
     assert 'action="/logged-out/everywhere"' in client.get("/logged-out").get_data(as_text=True)

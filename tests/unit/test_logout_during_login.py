@@ -13,7 +13,6 @@ import pytest
 
 from portal import sessions
 from portal.provider import Provider
-from tests.support.mock_idp import MockIdP
 from tests.support.session_app import backchannel
 from tests.support.session_app import login
 from tests.support.session_app import session_app
@@ -21,14 +20,14 @@ from tests.support.session_app import signed_in
 
 
 @pytest.fixture(params=["redis", "filesystem"])
-def app(tmp_path, request):
+def app(tmp_path, mock_idp, request):
     url = request.getfixturevalue("redis_url") if request.param == "redis" else None
-    return session_app(tmp_path, request.param, url)
+    return session_app(mock_idp, tmp_path, request.param, url)
 
 
-def test_logout_between_session_start_and_save_ends_the_new_session(app, rsps, monkeypatch):
+def test_logout_between_session_start_and_save_ends_the_new_session(app, mock_idp, monkeypatch):
     """The logout deletes the (not yet saved) session's index entry; the save comes after."""
-    idp = MockIdP(rsps)
+    idp = mock_idp
     delivered = []
     real_start = sessions.start
 
@@ -39,15 +38,14 @@ def test_logout_between_session_start_and_save_ends_the_new_session(app, rsps, m
 
     monkeypatch.setattr(sessions, "start", start_then_logout_arrives)
     client = app.test_client()
-    idp.claims_override = {"sid": "sid-race"}
-    idp.callback(client, idp.begin(client))
+    idp.login(client, sid="sid-race")
     assert delivered == [200]
     assert not signed_in(client)
 
 
-def test_logout_before_the_session_starts_refuses_the_login(app, rsps, monkeypatch, caplog):
+def test_logout_before_the_session_starts_refuses_the_login(app, mock_idp, monkeypatch, caplog):
     """The code was redeemed, then the IdP ended that session: no portal session at all."""
-    idp = MockIdP(rsps)
+    idp = mock_idp
     real_finish = Provider.finish_login
 
     def finish_then_logout_arrives(self, args):
@@ -57,9 +55,8 @@ def test_logout_before_the_session_starts_refuses_the_login(app, rsps, monkeypat
 
     monkeypatch.setattr(Provider, "finish_login", finish_then_logout_arrives)
     client = app.test_client()
-    idp.claims_override = {"sid": "sid-gone"}
     with caplog.at_level(logging.INFO):
-        response = idp.callback(client, idp.begin(client))
+        response = idp.login(client, sid="sid-gone")
     assert response.status_code == 400
     assert "Sign-in failed, try again" in response.get_data(as_text=True)
     assert "login refused: the IdP ended session sid=sid-gone" in caplog.text
@@ -67,8 +64,8 @@ def test_logout_before_the_session_starts_refuses_the_login(app, rsps, monkeypat
     assert not signed_in(client)
 
 
-def test_other_sessions_of_the_subject_are_not_affected(app, rsps):
-    idp = MockIdP(rsps)
+def test_other_sessions_of_the_subject_are_not_affected(app, mock_idp):
+    idp = mock_idp
     assert backchannel(app.test_client(), idp, sid="sid-ended").status_code == 200
     client = app.test_client()
     login(client, idp, sid="sid-new")  # the next login at the IdP: a new sid

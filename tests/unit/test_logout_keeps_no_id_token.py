@@ -17,37 +17,24 @@ import pytest
 from bs4 import BeautifulSoup
 
 from portal import create_app
-from tests.support.mock_idp import ISSUER
-from tests.support.mock_idp import MockIdP
-from tests.support.portal_env import portal_env
-from tests.support.portal_env import redis_env
+from tests.support.portal_env import idp_env
 from tests.support.stored_records import StoredRecords
-from tests.support.tokens import sign
 
 
 @pytest.fixture(params=["redis", "filesystem"])
-def portal(request, tmp_path, rsps):
-    idp = MockIdP(rsps)
-    issued: list[str] = []
-
-    def keep(claims):
-        issued.append(sign(claims, idp.key))
-        return issued[-1]
-
-    idp.id_token_factory = keep
+def portal(request, tmp_path, mock_idp):
+    idp = mock_idp
+    env = {"PORTAL_RATE_LIMIT": "3 per minute"}
     if request.param == "redis":
         redis_url = request.getfixturevalue("redis_url")
-        app = create_app(redis_env(tmp_path, redis_url, PORTAL_RATE_LIMIT="3 per minute"))
+        env.update(PORTAL_SESSION_BACKEND="redis", PORTAL_REDIS_URL=redis_url)
         records = StoredRecords(redis_url=redis_url)
     else:
-        app = create_app(
-            portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER, PORTAL_RATE_LIMIT="3 per minute")
-        )
         records = StoredRecords(folder=tmp_path / "sessions")
-    client = app.test_client()
-    idp.callback(client, idp.begin(client))
-    assert len(issued) == 1
-    return idp, client, records, issued[0]
+    client = create_app(idp_env(idp, tmp_path, **env)).test_client()
+    idp.sign_in(client)
+    [id_token] = idp.id_tokens
+    return idp, client, records, id_token
 
 
 def csrf(client, path="/account") -> str:

@@ -9,18 +9,10 @@ from __future__ import annotations
 import pytest
 from bs4 import BeautifulSoup
 
-from portal import create_app
-from tests.support.mock_idp import ISSUER
-from tests.support.mock_idp import MockIdP
-from tests.support.portal_env import portal_env
-
 
 @pytest.fixture
-def client(tmp_path, rsps):
-    idp = MockIdP(rsps)
-    client = create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER)).test_client()
-    idp.callback(client, idp.begin(client))
-    return client
+def client(signed_in_client):
+    return signed_in_client
 
 
 def test_landing_page_with_the_signed_in_name_is_not_stored(client):
@@ -42,9 +34,8 @@ def test_every_page_for_a_browser_with_a_session_is_not_stored(client, path):
     assert client.get(path).headers["Cache-Control"] == "no-store"
 
 
-def test_a_response_that_starts_a_session_is_not_stored(tmp_path, rsps):
-    MockIdP(rsps)
-    client = create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER)).test_client()
+def test_a_response_that_starts_a_session_is_not_stored(portal_app):
+    client = portal_app.test_client()
     response = client.get("/login")
     assert "portal_session=" in response.headers.get("Set-Cookie", "")
     assert response.headers["Cache-Control"] == "no-store"

@@ -9,7 +9,6 @@ import pytest
 
 from portal.session_store import SESSION_PREFIX
 from portal.sessions import MAX_PENDING_LOGINS
-from tests.support.mock_idp import MockIdP
 from tests.support.session_app import session_app
 from tests.support.session_app import signed_in
 
@@ -17,9 +16,9 @@ LOGINS = 60
 
 
 @pytest.fixture(params=["redis", "filesystem"])
-def app(tmp_path, request):
+def app(tmp_path, mock_idp, request):
     url = request.getfixturevalue("redis_url") if request.param == "redis" else None
-    return session_app(tmp_path, request.param, url, PORTAL_RATE_LIMIT="1000 per minute")
+    return session_app(mock_idp, tmp_path, request.param, url, PORTAL_RATE_LIMIT="1000 per minute")
 
 
 def stored(app, client) -> dict:
@@ -29,8 +28,8 @@ def stored(app, client) -> dict:
     return record
 
 
-def test_only_the_last_few_pending_logins_are_kept(app, rsps):
-    idp = MockIdP(rsps)
+def test_only_the_last_few_pending_logins_are_kept(app, mock_idp):
+    idp = mock_idp
     client = app.test_client()
     started = [idp.begin(client) for _ in range(LOGINS)]
     record = stored(app, client)
@@ -42,13 +41,12 @@ def test_only_the_last_few_pending_logins_are_kept(app, rsps):
     # the oldest is gone: its callback is refused as an unknown state
     assert idp.callback(client, started[0]).status_code == 400
     # the newest still completes
-    idp.last_nonce = started[-1]["nonce"]
     assert idp.callback(client, started[-1]).status_code == 302
     assert signed_in(client)
 
 
-def test_the_stored_session_stays_small(app, rsps):
-    idp = MockIdP(rsps)
+def test_the_stored_session_stays_small(app, mock_idp):
+    idp = mock_idp
     client = app.test_client()
     for _ in range(LOGINS):
         idp.begin(client)

@@ -5,17 +5,12 @@ from __future__ import annotations
 import pytest
 
 from portal import create_app
-from tests.support.mock_idp import ISSUER
-from tests.support.mock_idp import MockIdP
-from tests.support.portal_env import portal_env
+from tests.support.portal_env import idp_env
 
 
 @pytest.fixture
-def app(tmp_path, rsps):
-    MockIdP(rsps)
-    return create_app(
-        portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER, PORTAL_RATE_LIMIT="2 per minute")
-    )
+def app(tmp_path, mock_idp):
+    return create_app(idp_env(mock_idp, tmp_path, PORTAL_RATE_LIMIT="2 per minute"))
 
 
 def login_statuses(app, addresses: list[str]) -> list[int]:
@@ -53,15 +48,9 @@ def test_ipv4_addresses_are_keyed_one_by_one(app):
     ]
 
 
-def test_forwarded_ipv6_client_behind_a_trusted_proxy_is_keyed_by_its_64(tmp_path, rsps):
-    MockIdP(rsps)
+def test_forwarded_ipv6_client_behind_a_trusted_proxy_is_keyed_by_its_64(tmp_path, mock_idp):
     app = create_app(
-        portal_env(
-            tmp_path,
-            PORTAL_OIDC_ISSUER=ISSUER,
-            PORTAL_RATE_LIMIT="2 per minute",
-            PORTAL_TRUSTED_PROXIES="1",
-        )
+        idp_env(mock_idp, tmp_path, PORTAL_RATE_LIMIT="2 per minute", PORTAL_TRUSTED_PROXIES="1")
     )
     client = app.test_client()
     statuses = [

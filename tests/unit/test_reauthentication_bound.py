@@ -11,8 +11,6 @@ import logging
 
 import pytest
 
-from portal.clock import FixedClock
-from tests.support.mock_idp import MockIdP
 from tests.support.session_app import login
 from tests.support.session_app import session_app
 from tests.support.session_app import signed_in
@@ -26,10 +24,9 @@ def backend(request):
 
 
 @pytest.fixture
-def make(tmp_path, backend, request):
+def make(tmp_path, backend, mock_idp, portal_clock, request):
     url = request.getfixturevalue("redis_url") if backend == "redis" else None
-    clock = FixedClock()
-    return session_app(tmp_path, backend, url, clock=clock), clock
+    return session_app(mock_idp, tmp_path, backend, url, clock=portal_clock), portal_clock
 
 
 def sign_in(app, clock, idp, sid: str):
@@ -47,9 +44,9 @@ def stay_active_until(client, clock, seconds: int) -> None:
         assert signed_in(client)
 
 
-def test_reauthentication_in_the_same_idp_session_keeps_the_first_bound(make, rsps, caplog):
+def test_reauthentication_in_the_same_idp_session_keeps_the_first_bound(make, mock_idp, caplog):
     app, clock = make
-    idp = MockIdP(rsps)
+    idp = mock_idp
     sign_in(app, clock, idp, sid="kc-user-session")
     clock.advance(11 * HOUR)
     # hour 11: a re-authentication (e.g. /account/security) in the same Keycloak session
@@ -61,10 +58,10 @@ def test_reauthentication_in_the_same_idp_session_keeps_the_first_bound(make, rs
     assert "SSO max age reached" in caplog.text
 
 
-def test_a_new_idp_session_gets_its_own_bound(make, rsps):
+def test_a_new_idp_session_gets_its_own_bound(make, mock_idp):
     """authentik: the re-authentication starts a new sid, bounded by its own auth_time."""
     app, clock = make
-    idp = MockIdP(rsps)
+    idp = mock_idp
     sign_in(app, clock, idp, sid="ak-session-1")
     clock.advance(11 * HOUR)
     client = sign_in(app, clock, idp, sid="ak-session-2")
@@ -72,10 +69,10 @@ def test_a_new_idp_session_gets_its_own_bound(make, rsps):
     assert signed_in(client)
 
 
-def test_the_account_page_still_shows_the_latest_sign_in(make, rsps):
+def test_the_account_page_still_shows_the_latest_sign_in(make, mock_idp):
     """Fresh sign-in checks (sensitive pages) use the latest auth_time, not the first."""
     app, clock = make
-    idp = MockIdP(rsps)
+    idp = mock_idp
     sign_in(app, clock, idp, sid="kc-user-session")
     clock.advance(11 * HOUR)
     client = sign_in(app, clock, idp, sid="kc-user-session")

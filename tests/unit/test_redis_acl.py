@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 import redis
 
-from tests.support.mock_idp import MockIdP
 from tests.support.session_app import backchannel
 from tests.support.session_app import login
 from tests.support.session_app import session_app
@@ -32,9 +31,11 @@ def acl_url(redis_server, redis_url):
             admin.acl_deluser("portal")
 
 
-def test_login_and_backchannel_logout_work_as_the_acl_user(redis_server, tmp_path, rsps, acl_url):
-    idp = MockIdP(rsps)
-    app = session_app(tmp_path, "redis", acl_url)
+def test_login_and_backchannel_logout_work_as_the_acl_user(
+    redis_server, tmp_path, mock_idp, acl_url
+):
+    idp = mock_idp
+    app = session_app(idp, tmp_path, "redis", acl_url)
     client = app.test_client()
     login(client, idp, sid="sid-acl")
     assert signed_in(client)
@@ -55,8 +56,7 @@ def test_the_acl_user_cannot_administer_or_read_other_keys(redis_server, acl_url
             portal_user.get("other-app:secret")
 
 
-def test_a_wrong_password_is_a_clean_503(tmp_path, rsps, acl_url):
-    MockIdP(rsps)
-    app = session_app(tmp_path, "redis", acl_url.replace("portal-test-password", "wrong"))
+def test_a_wrong_password_is_a_clean_503(tmp_path, mock_idp, acl_url):
+    app = session_app(mock_idp, tmp_path, "redis", acl_url.replace("portal-test-password", "wrong"))
     response = app.test_client().get("/login")
     assert response.status_code == 503

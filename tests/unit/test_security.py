@@ -8,23 +8,25 @@ from urllib.parse import urlsplit
 import pytest
 
 from portal import create_app
-from tests.support.mock_idp import ISSUER
-from tests.support.mock_idp import MockIdP
-from tests.support.portal_env import portal_env
+from tests.support.portal_env import idp_env
 
 
 @pytest.fixture
-def idp(rsps):
-    return MockIdP(rsps)
+def idp(mock_idp):
+    return mock_idp
 
 
-def make(tmp_path, **env):
-    return create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER, **env))
+@pytest.fixture
+def make(tmp_path, idp):
+    def make_app(**env):
+        return create_app(idp_env(idp, tmp_path, **env))
+
+    return make_app
 
 
 @pytest.mark.parametrize("path", ["/", "/logged-out", "/healthz", "/no-such-page"])
-def test_security_headers_on_every_page(tmp_path, path):
-    response = make(tmp_path).test_client().get(path)
+def test_security_headers_on_every_page(make, path):
+    response = make().test_client().get(path)
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp
     assert "unsafe-inline" not in csp
@@ -35,21 +37,21 @@ def test_security_headers_on_every_page(tmp_path, path):
     assert "Strict-Transport-Security" not in response.headers  # http on loopback
 
 
-def test_hsts_when_https(tmp_path):
-    app = make(tmp_path, PORTAL_BASE_URL="https://portal.example.com")
+def test_hsts_when_https(make):
+    app = make(PORTAL_BASE_URL="https://portal.example.com")
     response = app.test_client().get("/", base_url="https://portal.example.com")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
 
 
-def test_signed_in_pages_are_not_cached(tmp_path, idp):
-    client = make(tmp_path).test_client()
+def test_signed_in_pages_are_not_cached(make, idp):
+    client = make().test_client()
     idp.callback(client, idp.begin(client))
     for path in ("/account", "/auth/signed-in"):
         assert client.get(path).headers["Cache-Control"] == "no-store"
 
 
-def test_redirect_uri_comes_from_base_url_not_host_header(tmp_path, idp):
-    client = make(tmp_path).test_client()
+def test_redirect_uri_comes_from_base_url_not_host_header(make, idp):
+    client = make().test_client()
     response = client.get(
         "/login",
         headers={"Host": "evil.example.com", "X-Forwarded-Host": "evil.example.com"},
@@ -58,8 +60,8 @@ def test_redirect_uri_comes_from_base_url_not_host_header(tmp_path, idp):
     assert params["redirect_uri"] == ["http://127.0.0.1:8888/auth/callback"]
 
 
-def test_forwarded_for_is_ignored_without_trusted_proxies(tmp_path, idp):
-    app = make(tmp_path, PORTAL_RATE_LIMIT="2 per minute")
+def test_forwarded_for_is_ignored_without_trusted_proxies(make, idp):
+    app = make(PORTAL_RATE_LIMIT="2 per minute")
     client = app.test_client()
     statuses = [
         client.get("/login", headers={"X-Forwarded-For": f"10.0.0.{i}"}).status_code
@@ -70,8 +72,8 @@ def test_forwarded_for_is_ignored_without_trusted_proxies(tmp_path, idp):
     assert statuses[2:] == [429, 429]
 
 
-def test_forwarded_for_is_used_behind_a_trusted_proxy(tmp_path, idp):
-    app = make(tmp_path, PORTAL_RATE_LIMIT="2 per minute", PORTAL_TRUSTED_PROXIES="1")
+def test_forwarded_for_is_used_behind_a_trusted_proxy(make, idp):
+    app = make(PORTAL_RATE_LIMIT="2 per minute", PORTAL_TRUSTED_PROXIES="1")
     client = app.test_client()
     statuses = [
         client.get("/login", headers={"X-Forwarded-For": f"10.0.0.{i}"}).status_code
@@ -80,8 +82,8 @@ def test_forwarded_for_is_used_behind_a_trusted_proxy(tmp_path, idp):
     assert statuses == [302, 302, 302, 302]
 
 
-def test_rate_limit_on_login_and_callback(tmp_path, idp):
-    app = make(tmp_path, PORTAL_RATE_LIMIT="3 per minute")
+def test_rate_limit_on_login_and_callback(make, idp):
+    app = make(PORTAL_RATE_LIMIT="3 per minute")
     client = app.test_client()
     assert [client.get("/login").status_code for _ in range(4)] == [302, 302, 302, 429]
     limited = client.get("/auth/callback?state=x&code=y")
@@ -92,18 +94,18 @@ def test_rate_limit_on_login_and_callback(tmp_path, idp):
     assert "Too many requests" in limited.get_data(as_text=True)
 
 
-def test_get_on_logout_does_nothing(tmp_path, idp):
-    client = make(tmp_path).test_client()
+def test_get_on_logout_does_nothing(make, idp):
+    client = make().test_client()
     idp.callback(client, idp.begin(client))
     assert client.get("/logout").status_code == 405
     assert client.get("/logout/everywhere").status_code == 405
     assert client.get("/account").status_code == 200
 
 
-def test_csrf_token_from_another_session_is_refused(tmp_path, idp):
+def test_csrf_token_from_another_session_is_refused(make, idp):
     from bs4 import BeautifulSoup
 
-    app = make(tmp_path)
+    app = make()
     victim, attacker = app.test_client(), app.test_client()
     idp.callback(victim, idp.begin(victim))
     idp.callback(attacker, idp.begin(attacker))
@@ -113,8 +115,8 @@ def test_csrf_token_from_another_session_is_refused(tmp_path, idp):
     assert victim.get("/account").status_code == 200
 
 
-def test_oversized_body_is_refused(tmp_path):
-    client = make(tmp_path).test_client()
+def test_oversized_body_is_refused(make):
+    client = make().test_client()
     response = client.post("/auth/backchannel-logout", data={"logout_token": "x" * 100_000})
     assert response.status_code == 413
     assert response.is_json
@@ -123,19 +125,13 @@ def test_oversized_body_is_refused(tmp_path):
 HTTPS_BASE = "https://portal.example.com"
 
 
-def https_signed_in(tmp_path, idp):
+def https_signed_in(make, idp):
     """A client signed in over https; returns it and the CSRF token of its account page."""
     from bs4 import BeautifulSoup
 
-    client = make(tmp_path, PORTAL_BASE_URL=HTTPS_BASE).test_client()
-    start = client.get("/login", base_url=HTTPS_BASE)
-    params = {k: v[0] for k, v in parse_qs(urlsplit(start.headers["Location"]).query).items()}
-    idp.last_nonce = params["nonce"]
-    client.get(
-        "/auth/callback",
-        query_string={"code": "c", "state": params["state"], "iss": ISSUER},
-        base_url=HTTPS_BASE,
-    )
+    client = make(PORTAL_BASE_URL=HTTPS_BASE).test_client()
+    params = idp.begin(client, base_url=HTTPS_BASE)
+    assert idp.callback(client, params, base_url=HTTPS_BASE).status_code == 302
     page = client.get("/account", base_url=HTTPS_BASE)
     assert page.headers["Referrer-Policy"] == "same-origin"  # browsers then send a Referer
     token = BeautifulSoup(page.get_data(as_text=True), "html.parser").find(
@@ -144,9 +140,9 @@ def https_signed_in(tmp_path, idp):
     return client, token
 
 
-def test_logout_works_over_https_with_the_referer_browsers_send(tmp_path, idp):
+def test_logout_works_over_https_with_the_referer_browsers_send(make, idp):
     """Flask-WTF's strict https check needs a same-origin Referer; the policy must allow it."""
-    client, token = https_signed_in(tmp_path, idp)
+    client, token = https_signed_in(make, idp)
     response = client.post(
         "/logout",
         data={"csrf_token": token},
@@ -157,8 +153,8 @@ def test_logout_works_over_https_with_the_referer_browsers_send(tmp_path, idp):
 
 
 @pytest.mark.parametrize("referer", [None, "https://evil.example.com/page"])
-def test_https_logout_from_another_site_is_refused(tmp_path, idp, referer):
-    client, token = https_signed_in(tmp_path, idp)
+def test_https_logout_from_another_site_is_refused(make, idp, referer):
+    client, token = https_signed_in(make, idp)
     headers = {"Referer": referer} if referer else {}
     response = client.post(
         "/logout", data={"csrf_token": token}, base_url=HTTPS_BASE, headers=headers

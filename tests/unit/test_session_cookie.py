@@ -9,42 +9,31 @@ finish the attacker's login: the victim then works in the attacker's account.
 from __future__ import annotations
 
 from http.cookies import SimpleCookie
-from urllib.parse import parse_qs
-from urllib.parse import urlsplit
 
 import pytest
 
-from tests.support.mock_idp import ISSUER
-from tests.support.mock_idp import MockIdP
+from portal.testing import MockIdP
 from tests.support.session_app import session_app
 
 HTTPS_BASE = "https://portal.example.com"
 
 
 @pytest.fixture(params=["redis", "filesystem"])
-def https_app(tmp_path, request):
+def https_app(tmp_path, mock_idp, request):
     url = request.getfixturevalue("redis_url") if request.param == "redis" else None
-    return session_app(tmp_path, request.param, url, PORTAL_BASE_URL=HTTPS_BASE)
+    return session_app(mock_idp, tmp_path, request.param, url, PORTAL_BASE_URL=HTTPS_BASE)
 
 
 def begin(client, idp: MockIdP) -> dict[str, str]:
-    response = client.get("/login", base_url=HTTPS_BASE)
-    assert response.status_code == 302
-    params = {k: v[0] for k, v in parse_qs(urlsplit(response.headers["Location"]).query).items()}
-    idp.last_nonce = params["nonce"]
-    return params
+    return idp.begin(client, base_url=HTTPS_BASE)
 
 
-def finish(client, params: dict[str, str]):
-    return client.get(
-        "/auth/callback",
-        query_string={"code": "attacker-code", "state": params["state"], "iss": ISSUER},
-        base_url=HTTPS_BASE,
-    )
+def finish(client, idp: MockIdP, params: dict[str, str]):
+    """The IdP's answer to the attacker's authorization request, opened in ``client``."""
+    return idp.callback(client, params, base_url=HTTPS_BASE)
 
 
-def test_https_cookie_has_the_host_prefix_and_its_rules(https_app, rsps):
-    MockIdP(rsps)
+def test_https_cookie_has_the_host_prefix_and_its_rules(https_app):
     client = https_app.test_client()
     response = client.get("/login", base_url=HTTPS_BASE)
     [header] = response.headers.getlist("Set-Cookie")
@@ -58,8 +47,8 @@ def test_https_cookie_has_the_host_prefix_and_its_rules(https_app, rsps):
     assert morsel["samesite"] == "Lax"
 
 
-def test_a_planted_pre_login_session_cannot_log_the_victim_in(https_app, rsps):
-    idp = MockIdP(rsps)
+def test_a_planted_pre_login_session_cannot_log_the_victim_in(https_app, mock_idp):
+    idp = mock_idp
     attacker = https_app.test_client()
     params = begin(attacker, idp)
     name = https_app.config["SESSION_COOKIE_NAME"]
@@ -68,16 +57,15 @@ def test_a_planted_pre_login_session_cannot_log_the_victim_in(https_app, rsps):
     victim = https_app.test_client()
     # what a sibling subdomain can do: a cookie without the prefix, for the whole domain
     victim.set_cookie("portal_session", planted.value, domain="portal.example.com")
-    response = finish(victim, params)
+    response = finish(victim, idp, params)
     assert response.status_code == 400  # the victim's browser has no pending login
     assert victim.get("/account", base_url=HTTPS_BASE).status_code == 302
     # the attacker's own browser still finishes its login (the state was not consumed)
-    assert finish(attacker, params).status_code == 302
+    assert finish(attacker, idp, params).status_code == 302
 
 
-def test_plain_http_on_loopback_keeps_the_plain_name(tmp_path, rsps):
-    MockIdP(rsps)
-    client = session_app(tmp_path, "filesystem").test_client()
+def test_plain_http_on_loopback_keeps_the_plain_name(tmp_path, mock_idp):
+    client = session_app(mock_idp, tmp_path, "filesystem").test_client()
     client.get("/login")
     assert client.get_cookie("portal_session") is not None
     assert client.get_cookie("__Host-portal_session") is None

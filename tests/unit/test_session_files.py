@@ -14,7 +14,6 @@ from portal.session_files import SWEEP_BATCH
 from portal.session_files import SessionFiles
 from portal.session_files import prepare_session_dir
 from portal.settings import SettingsError
-from tests.support.mock_idp import MockIdP
 from tests.support.session_app import login
 from tests.support.session_app import session_app
 from tests.support.session_app import signed_in
@@ -30,11 +29,13 @@ def fill(folder, how_many: int, *, expires: int) -> None:
         os.link(model, folder / f"{n:064x}")
 
 
-def test_a_login_never_scans_the_folder_however_many_sessions_it_holds(tmp_path, rsps, monkeypatch):
+def test_a_login_never_scans_the_folder_however_many_sessions_it_holds(
+    tmp_path, mock_idp, monkeypatch
+):
     """cachelib lists and opens every file per write above its threshold (10,000 here
     before): a login went from 4 ms to 524 ms. Counted, not timed."""
     fill(tmp_path / "sessions", 10_050, expires=int(time.time()) + 3600)
-    app = session_app(tmp_path, "filesystem")
+    app = session_app(mock_idp, tmp_path, "filesystem")
     listings = []
     real_listdir, real_scandir = os.listdir, os.scandir
     monkeypatch.setattr(os, "listdir", lambda p=".": listings.append(p) or real_listdir(p))
@@ -48,7 +49,7 @@ def test_a_login_never_scans_the_folder_however_many_sessions_it_holds(tmp_path,
         ),
     )
     client = app.test_client()
-    login(client, MockIdP(rsps))
+    login(client, mock_idp)
     assert signed_in(client)
     folder_listings = [p for p in listings if str(p) == str(tmp_path / "sessions")]
     assert len(folder_listings) <= 1  # at most the opening of the sweep's pass
@@ -97,29 +98,29 @@ def test_an_owned_private_folder_is_accepted(tmp_path):
 
 
 @pytest.mark.parametrize("mode", [0o770, 0o707, 0o777, 0o1777])
-def test_a_folder_writable_by_others_stops_start_up(tmp_path, mode):
+def test_a_folder_writable_by_others_stops_start_up(tmp_path, mock_idp, mode):
     folder = tmp_path / "sessions"
     folder.mkdir()
     os.chmod(folder, mode)  # noqa: S103
     with pytest.raises(SettingsError) as refused:
-        session_app(tmp_path, "filesystem", PORTAL_SESSION_DIR=str(folder))
+        session_app(mock_idp, tmp_path, "filesystem", PORTAL_SESSION_DIR=str(folder))
     line = str(refused.value)
     assert line.startswith("PORTAL_SESSION_DIR:")
     assert "\n" not in line
     assert f"{mode & 0o7777:04o}" in line
 
 
-def test_a_folder_of_another_user_stops_start_up(tmp_path, monkeypatch):
+def test_a_folder_of_another_user_stops_start_up(tmp_path, mock_idp, monkeypatch):
     folder = tmp_path / "sessions"
     folder.mkdir(mode=0o700)
     owner = folder.stat().st_uid
     monkeypatch.setattr(os, "geteuid", lambda: owner + 1)  # the portal runs as someone else
     with pytest.raises(SettingsError, match="^PORTAL_SESSION_DIR: .*owned by uid"):
-        session_app(tmp_path, "filesystem", PORTAL_SESSION_DIR=str(folder))
+        session_app(mock_idp, tmp_path, "filesystem", PORTAL_SESSION_DIR=str(folder))
 
 
-def test_a_file_instead_of_a_folder_stops_start_up(tmp_path):
+def test_a_file_instead_of_a_folder_stops_start_up(tmp_path, mock_idp):
     path = tmp_path / "sessions"
     path.write_text("")
     with pytest.raises(SettingsError, match="^PORTAL_SESSION_DIR: .*not a folder"):
-        session_app(tmp_path, "filesystem", PORTAL_SESSION_DIR=str(path))
+        session_app(mock_idp, tmp_path, "filesystem", PORTAL_SESSION_DIR=str(path))

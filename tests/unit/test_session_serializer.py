@@ -12,7 +12,6 @@ import redis
 
 from portal.session_store import SESSION_PREFIX
 from portal.session_store import store_key
-from tests.support.mock_idp import MockIdP
 from tests.support.session_app import login
 from tests.support.session_app import session_app
 
@@ -40,9 +39,9 @@ def backend(request):
 
 
 @pytest.fixture
-def app(tmp_path, backend, request):
+def app(tmp_path, backend, mock_idp, request):
     url = request.getfixturevalue("redis_url") if backend == "redis" else None
-    return session_app(tmp_path, backend, url)
+    return session_app(mock_idp, tmp_path, backend, url)
 
 
 def plant(app, backend: str, payload: bytes) -> None:
@@ -81,8 +80,8 @@ def test_planted_messagepack_that_is_not_a_map_is_refused(app, backend, caplog):
     assert "session record refused" in caplog.text
 
 
-def test_a_signed_in_session_is_stored_as_messagepack(app, backend, rsps):
-    idp = MockIdP(rsps)
+def test_a_signed_in_session_is_stored_as_messagepack(app, backend, mock_idp):
+    idp = mock_idp
     client = app.test_client()
     login(client, idp)
     key = store_key(client.get_cookie("portal_session").value)

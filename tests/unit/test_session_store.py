@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import pytest
 import redis
-import responses
 
 from portal import create_app
-from portal.clock import FixedClock
-from portal.session_store import AUTH_TIME_PREFIX
+from portal.session_store import SID_FIRST_PREFIX
 from portal.session_store import sid_key
 from portal.session_store import storage_ttl
 from portal.session_store import store_key
 from portal.session_store import sub_key
 from portal.session_store import subject_tag
-from tests.support.mock_idp import ISSUER
-from tests.support.mock_idp import MockIdP
-from tests.support.portal_env import portal_env
-from tests.support.portal_env import redis_env
-from tests.support.tokens import logout_claims
-from tests.support.tokens import sign
+from tests.support.portal_env import idp_env
+from tests.support.session_app import backchannel
+from tests.support.session_app import login
+from tests.support.session_app import signed_in
 
 
 @pytest.fixture(params=["redis", "filesystem"])
@@ -28,29 +24,24 @@ def backend(request):
 
 
 @pytest.fixture
-def make_app(tmp_path, backend, request):
+def idp(mock_idp):
+    return mock_idp
+
+
+@pytest.fixture
+def make_app(tmp_path, backend, idp, request):
     def make(clock=None, **env):
         extra = {"PORTAL_SESSION_BACKEND": backend, **env}
         if backend == "redis":
             extra["PORTAL_REDIS_URL"] = request.getfixturevalue("redis_url")
-        return create_app(portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER, **extra), clock=clock)
+        return create_app(idp_env(idp, tmp_path, **extra), clock=clock)
 
     return make
 
 
-def login(client, idp, **claims):
-    idp.claims_override = claims
-    response = idp.callback(client, idp.begin(client))
-    assert response.status_code == 302, response.get_data(as_text=True)
-
-
-def signed_in(client) -> bool:
-    return client.get("/account").status_code == 200
-
-
-def backchannel(client, idp, **claims):
-    token = sign(logout_claims(**claims), idp.key, typ="logout+jwt")
-    return client.post("/auth/backchannel-logout", data={"logout_token": token})
+def redis_app(idp, tmp_path, redis_url, clock=None, **env):
+    env = {"PORTAL_SESSION_BACKEND": "redis", "PORTAL_REDIS_URL": redis_url, **env}
+    return create_app(idp_env(idp, tmp_path, **env), clock=clock)
 
 
 def test_storage_ttl_follows_the_sooner_bound():
@@ -60,13 +51,9 @@ def test_storage_ttl_follows_the_sooner_bound():
     assert storage_ttl({}, now=0, idle_timeout=3600, login_timeout=600) == 600
 
 
-def test_redis_key_expiry_follows_the_session(redis_url, tmp_path, rsps):
-    idp = MockIdP(rsps)
-    clock = FixedClock()
-    app = create_app(
-        redis_env(tmp_path, redis_url, PORTAL_IDLE_TIMEOUT="1800"),
-        clock=clock,
-    )
+def test_redis_key_expiry_follows_the_session(redis_url, tmp_path, idp, portal_clock):
+    clock = portal_clock
+    app = redis_app(idp, tmp_path, redis_url, clock, PORTAL_IDLE_TIMEOUT="1800")
     client = app.test_client()
     # signed in 11h50 ago at the IdP: the portal session may live only 10 more minutes
     login(client, idp, auth_time=int(clock.now()) - (12 * 3600 - 600))
@@ -74,17 +61,17 @@ def test_redis_key_expiry_follows_the_session(redis_url, tmp_path, rsps):
     sid = client.get_cookie("portal_session").value
     ttl = store.ttl(store_key(sid))
     assert 590 <= ttl <= 600
-    assert store.sismember(sid_key("sid-1", subject_tag("user-123")), sid)
-    assert store.sismember(sub_key("user-123"), sid)
+    assert store.hexists(sid_key("sid-1", subject_tag("user-123")), sid)
+    assert store.hexists(sub_key("user-123"), sid)
     assert 0 < store.ttl(sid_key("sid-1", subject_tag("user-123"))) <= 600
     # the first auth_time of the sid is remembered beside the index, with the same expiry
-    assert float(store.get(AUTH_TIME_PREFIX + "sid-1")) == int(clock.now()) - (12 * 3600 - 600)
-    assert 590 <= store.ttl(AUTH_TIME_PREFIX + "sid-1") <= 600
+    tag, first = store.get(SID_FIRST_PREFIX + "sid-1").decode().split(" ")
+    assert (tag, float(first)) == (subject_tag("user-123"), int(clock.now()) - (12 * 3600 - 600))
+    assert 590 <= store.ttl(SID_FIRST_PREFIX + "sid-1") <= 600
 
 
-def test_redis_key_expiry_is_the_idle_timeout_for_fresh_logins(redis_url, tmp_path, rsps):
-    idp = MockIdP(rsps)
-    app = create_app(redis_env(tmp_path, redis_url, PORTAL_IDLE_TIMEOUT="1800"))
+def test_redis_key_expiry_is_the_idle_timeout_for_fresh_logins(redis_url, tmp_path, idp):
+    app = redis_app(idp, tmp_path, redis_url, PORTAL_IDLE_TIMEOUT="1800")
     client = app.test_client()
     login(client, idp)
     store = redis.Redis.from_url(redis_url)
@@ -92,8 +79,7 @@ def test_redis_key_expiry_is_the_idle_timeout_for_fresh_logins(redis_url, tmp_pa
     assert 1790 <= ttl <= 1800
 
 
-def test_pre_login_id_is_discarded(make_app, rsps):
-    idp = MockIdP(rsps)
+def test_pre_login_id_is_discarded(make_app, idp):
     client = make_app().test_client()
     params = idp.begin(client)
     before = client.get_cookie("portal_session").value
@@ -103,8 +89,7 @@ def test_pre_login_id_is_discarded(make_app, rsps):
     assert not signed_in(client)
 
 
-def test_cookie_flags(make_app, rsps):
-    idp = MockIdP(rsps)
+def test_cookie_flags(make_app, idp):
     client = make_app().test_client()
     idp.begin(client)
     jar = client.get_cookie("portal_session")
@@ -113,8 +98,7 @@ def test_cookie_flags(make_app, rsps):
     assert not jar.secure  # http base URL on loopback
 
 
-def test_local_logout_ends_only_this_session(make_app, rsps):
-    idp = MockIdP(rsps)
+def test_local_logout_ends_only_this_session(make_app, idp):
     app = make_app()
     one, two = app.test_client(), app.test_client()
     login(one, idp)
@@ -127,16 +111,12 @@ def test_local_logout_ends_only_this_session(make_app, rsps):
     assert response.status_code == 302
     assert response.headers["Location"] == "/logged-out?scope=portal"
     text = one.get("/logged-out?scope=portal").get_data(as_text=True)
-    assert (
-        "You are still signed in to idp.example.com, so Login will take you straight back in."
-        in text
-    )
+    assert "You are still signed in to 127.0.0.1, so Login will take you straight back in." in text
     assert not signed_in(one)
     assert signed_in(two)
 
 
-def test_logout_without_csrf_token_is_refused(make_app, rsps):
-    idp = MockIdP(rsps)
+def test_logout_without_csrf_token_is_refused(make_app, idp):
     client = make_app().test_client()
     login(client, idp)
     assert client.post("/logout").status_code == 400
@@ -145,8 +125,7 @@ def test_logout_without_csrf_token_is_refused(make_app, rsps):
     assert signed_in(client)
 
 
-def test_backchannel_logout_by_sid_ends_all_sessions_of_that_sid(make_app, rsps):
-    idp = MockIdP(rsps)
+def test_backchannel_logout_by_sid_ends_all_sessions_of_that_sid(make_app, idp):
     app = make_app()
     a1, a2, other = app.test_client(), app.test_client(), app.test_client()
     login(a1, idp, sid="sid-A")
@@ -159,8 +138,7 @@ def test_backchannel_logout_by_sid_ends_all_sessions_of_that_sid(make_app, rsps)
     assert signed_in(other)
 
 
-def test_backchannel_logout_by_sub_without_sid(make_app, rsps):
-    idp = MockIdP(rsps)
+def test_backchannel_logout_by_sub_without_sid(make_app, idp):
     app = make_app()
     mine, theirs = app.test_client(), app.test_client()
     login(mine, idp, sub="alice", sid="s1")
@@ -170,11 +148,10 @@ def test_backchannel_logout_by_sub_without_sid(make_app, rsps):
     assert signed_in(theirs)
 
 
-def test_logout_with_sid_and_sub_ends_the_subjects_sessions_that_had_no_sid(make_app, rsps):
+def test_logout_with_sid_and_sub_ends_the_subjects_sessions_that_had_no_sid(make_app, idp):
     """The ID token had no sid, the logout token has sid and sub (Back-Channel Logout 1.0,
     Section 2.7: the sessions "identified by the iss and sub Claims and/or the sid Claim").
     A session without sid may be that IdP session, so it ends; one of another sid stays."""
-    idp = MockIdP(rsps)
     app = make_app()
     unknown_sid, other_sid, other_user = app.test_client(), app.test_client(), app.test_client()
     login(unknown_sid, idp, sub="alice", sid=None)
@@ -187,17 +164,13 @@ def test_logout_with_sid_and_sub_ends_the_subjects_sessions_that_had_no_sid(make
     assert signed_in(other_user)
 
 
-def test_file_index_keeps_the_later_expiry_of_a_subject(tmp_path, rsps, monkeypatch):
+def test_file_index_keeps_the_later_expiry_of_a_subject(tmp_path, idp, portal_clock, monkeypatch):
     """A later login that ends sooner must not shorten the subject's set (EXPIRE GT in
     Redis); else a sub-only logout misses the session that ends later."""
     import cachelib.file
 
-    idp = MockIdP(rsps)
-    clock = FixedClock()
-    app = create_app(
-        portal_env(tmp_path, PORTAL_OIDC_ISSUER=ISSUER, PORTAL_SESSION_BACKEND="filesystem"),
-        clock=clock,
-    )
+    clock = portal_clock
+    app = create_app(idp_env(idp, tmp_path, PORTAL_SESSION_BACKEND="filesystem"), clock=clock)
     long_lived, short_lived = app.test_client(), app.test_client()
     login(long_lived, idp, sub="alice", sid="s-long")  # signed in just now: 1 h idle bound
     # signed in 11 h 50 min ago elsewhere: this one may live 10 more minutes
@@ -206,7 +179,7 @@ def test_file_index_keeps_the_later_expiry_of_a_subject(tmp_path, rsps, monkeypa
     later = cachelib.file.time() + 900
     monkeypatch.setattr(cachelib.file, "time", lambda: later)
     clock.advance(900)
-    response = backchannel(app.test_client(), idp, now=clock.now(), sid=None, sub="alice")
+    response = backchannel(app.test_client(), idp, sid=None, sub="alice")
     assert response.status_code == 200
     assert not signed_in(long_lived)
 
@@ -219,8 +192,7 @@ BAD = [
 
 
 @pytest.mark.parametrize(("case", "claims"), BAD, ids=[b[0] for b in BAD])
-def test_bad_logout_token_keeps_the_session(make_app, rsps, case, claims):
-    idp = MockIdP(rsps)
+def test_bad_logout_token_keeps_the_session(make_app, idp, case, claims):
     app = make_app()
     client = app.test_client()
     login(client, idp)
@@ -230,24 +202,22 @@ def test_bad_logout_token_keeps_the_session(make_app, rsps, case, claims):
     assert signed_in(client)
 
 
-def test_logout_token_with_bad_signature_keeps_the_session(make_app, rsps):
+def test_logout_token_with_bad_signature_keeps_the_session(make_app, idp):
     from tests.support.tokens import rsa_key
 
-    idp = MockIdP(rsps)
     app = make_app()
     client = app.test_client()
     login(client, idp)
-    forged = sign(logout_claims(), rsa_key("k1"))
+    forged = idp.logout_token(key=rsa_key(idp.key.kid))  # the IdP's kid, another key
     response = app.test_client().post("/auth/backchannel-logout", data={"logout_token": forged})
     assert response.status_code == 400
     assert signed_in(client)
 
 
-def test_replayed_logout_token_is_refused(make_app, rsps):
-    idp = MockIdP(rsps)
+def test_replayed_logout_token_is_refused(make_app, idp):
     app = make_app()
     # sub only: a sid, once ended, could not sign in again (tombstone) to show the replay
-    token = sign(logout_claims(jti="once", sid=None, sub="user-123"), idp.key)
+    token = idp.logout_token(jti="once", sid=None, sub="user-123")
     first = app.test_client().post("/auth/backchannel-logout", data={"logout_token": token})
     assert first.status_code == 200
     client = app.test_client()
@@ -258,20 +228,18 @@ def test_replayed_logout_token_is_refused(make_app, rsps):
     assert signed_in(client)
 
 
-def test_backchannel_without_token_is_a_json_400(make_app, rsps):
-    MockIdP(rsps)
+def test_backchannel_without_token_is_a_json_400(make_app, idp):
     response = make_app().test_client().post("/auth/backchannel-logout", data={})
     assert response.status_code == 400
     assert response.json["error"] == "invalid_request"
 
 
-def test_request_in_flight_cannot_revive_a_backchannel_deleted_session(make_app, rsps):
+def test_request_in_flight_cannot_revive_a_backchannel_deleted_session(make_app, idp):
     """A save after the record was deleted must not re-create it (unindexed, immortal)."""
     from flask import session as flask_session
 
     from portal import sessions
 
-    idp = MockIdP(rsps)
     app = make_app()
 
     @app.get("/test-touch-during-logout")
@@ -286,15 +254,14 @@ def test_request_in_flight_cannot_revive_a_backchannel_deleted_session(make_app,
     assert not signed_in(client)
 
 
-def test_logout_token_retry_after_store_failure_is_applied(make_app, rsps, monkeypatch):
+def test_logout_token_retry_after_store_failure_is_applied(make_app, idp, monkeypatch):
     from portal import sessions
     from portal.session_store import StoreUnavailable
 
-    idp = MockIdP(rsps)
     app = make_app()
     client = app.test_client()
     login(client, idp, sid="sid-r")
-    token = sign(logout_claims(jti="retry-me", sid="sid-r"), idp.key)
+    token = idp.logout_token(jti="retry-me", sid="sid-r")
     real = sessions.end_by_sid
     calls = []
 
@@ -312,10 +279,9 @@ def test_logout_token_retry_after_store_failure_is_applied(make_app, rsps, monke
     assert not signed_in(client)
 
 
-def test_jti_is_remembered_as_long_as_the_token_is_acceptable(redis_url, tmp_path, rsps):
-    idp = MockIdP(rsps)
-    app = create_app(redis_env(tmp_path, redis_url))
-    token = sign(logout_claims(jti="long-lived", sid="sid-z"), idp.key)
+def test_jti_is_remembered_as_long_as_the_token_is_acceptable(redis_url, tmp_path, idp):
+    app = redis_app(idp, tmp_path, redis_url)
+    token = idp.logout_token(jti="long-lived", sid="sid-z")
     assert (
         app.test_client().post("/auth/backchannel-logout", data={"logout_token": token}).status_code
         == 200
@@ -325,23 +291,20 @@ def test_jti_is_remembered_as_long_as_the_token_is_acceptable(redis_url, tmp_pat
     assert ttl >= 600 + 2 * 60 - 2  # iat may be up to max_token_age + skew old, plus skew ahead
 
 
-def test_logout_token_with_non_string_sid_is_a_400(make_app, rsps):
-    idp = MockIdP(rsps)
+def test_logout_token_with_non_string_sid_is_a_400(make_app, idp):
     response = backchannel(make_app().test_client(), idp, sid=12345)
     assert response.status_code == 400
 
 
-def test_unreadable_jwks_on_backchannel_is_a_503(make_app, rsps):
-    idp = MockIdP(rsps)
-    rsps.replace(responses.GET, "https://idp.example.com/jwks", json={"keys": [{"kty": "bogus"}]})
+def test_unreadable_jwks_on_backchannel_is_a_503(make_app, idp):
+    idp.respond("jwks", json={"keys": [{"kty": "bogus"}]})
     response = backchannel(make_app().test_client(), idp)
     assert response.status_code == 503
 
 
-def test_old_cookie_is_dead_after_logout(make_app, rsps):
+def test_old_cookie_is_dead_after_logout(make_app, idp):
     from bs4 import BeautifulSoup
 
-    idp = MockIdP(rsps)
     client = make_app().test_client()
     login(client, idp)
     signed_in_cookie = client.get_cookie("portal_session").value

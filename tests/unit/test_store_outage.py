@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portal import create_app
-from tests.support.mock_idp import MockIdP
-from tests.support.portal_env import redis_env
+from tests.support.portal_env import idp_env
 from tests.support.redis_server import RedisServer
 
 
@@ -17,9 +16,16 @@ def own_redis(tmp_path):
     server.stop()
 
 
-def test_redis_outage_and_recovery(tmp_path, own_redis, rsps):
-    idp = MockIdP(rsps)
-    app = create_app(redis_env(tmp_path, own_redis.url, PORTAL_HTTP_TIMEOUT="1"))
+def test_redis_outage_and_recovery(tmp_path, own_redis, mock_idp):
+    idp = mock_idp
+    env = idp_env(
+        idp,
+        tmp_path,
+        PORTAL_SESSION_BACKEND="redis",
+        PORTAL_REDIS_URL=own_redis.url,
+        PORTAL_HTTP_TIMEOUT="1",
+    )
+    app = create_app(env)
     client = app.test_client()
     idp.callback(client, idp.begin(client))
     assert client.get("/account").status_code == 200
