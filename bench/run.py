@@ -368,7 +368,7 @@ class Bench:
         index_memory = 0
         for prefix in (SID_PREFIX, SUB_PREFIX):
             for index_key in client.scan_iter(match=prefix + "*", count=1000):
-                if client.sismember(index_key, cookie):
+                if client.hexists(index_key, cookie):
                     index_memory += client.memory_usage(index_key, samples=0) or 0
                     break
         self.row(

@@ -46,29 +46,31 @@ from portal.session_serializer import SessionSerializer
 log = logging.getLogger("portal.sessions")
 
 # Key layout. Every key of a signed-in customer carries the subject's hash tag ``{T}``, T being
-# subject_tag(sub), so that in a Redis Cluster a customer's sessions and the index sets that
+# subject_tag(sub), so that in a Redis Cluster a customer's sessions and the index hashes that
 # list them share one slot, and a back-channel logout is one atomic script on one node that
 # names every key it touches:
 #
 #   portal:session:<id>          a browser's session before login (random id, any slot)
 #   portal:session:{T}<rest>     a signed-in session; its id (the cookie) is "T.<rest>"
-#   portal:sub:{T}               set: ids of the subject's sessions
-#   portal:sid:{T}<sid>          set: ids of the sessions of one IdP session
-#   portal:nosid:{T}             set: ids of the subject's sessions whose ID token had no sid
+#   portal:sub:{T}               hash: ids of the subject's sessions (fields; values empty)
+#   portal:sid:{T}<sid>          hash: ids of the sessions of one IdP session
+#   portal:nosid:{T}             hash: ids of the subject's sessions whose ID token had no sid
 #
-# Keys read or written alone may live in any slot: the owner of a sid (for logout tokens
-# without sub), the ended-sid tombstone, the first auth_time of a sid, a logout token's jti.
+# The index is made of hashes rather than sets: Redis 7.0 keeps a small hash in a compact
+# listpack, a set of strings in a hash table, and the difference is a tenth of a session's
+# budget. Keys read or written alone may live in any slot: per sid, its subject tag and
+# first auth_time (for the 12-hour bound, and for logout tokens without sub), and the
+# ended-sid tombstone; a logout token's jti.
 SESSION_PREFIX = "portal:session:"
 SID_PREFIX = "portal:sid:"
 SUB_PREFIX = "portal:sub:"
 #: Sessions of a subject whose ID token carried no ``sid`` (see SessionIndex.end_by_sid).
 NOSID_PREFIX = "portal:nosid:"
-#: The subject tag of a ``sid``, so that a logout token with only a sid finds its slot.
-SID_OWNER_PREFIX = "portal:sid-owner:"
+#: Per ``sid``: "<subject tag> <first auth_time>", so that a logout token with only a sid
+#: finds its slot, and a session is bounded by the first sign-in of its IdP session.
+SID_FIRST_PREFIX = "portal:sid-first:"
 #: A ``sid`` ended by back-channel logout, remembered for the SSO bound.
 ENDED_SID_PREFIX = "portal:sid-ended:"
-#: The first ``auth_time`` seen for a ``sid``.
-AUTH_TIME_PREFIX = "portal:sid-auth-time:"
 JTI_PREFIX = "portal:jti:"
 #: Flask-Limiter's counters (see portal.rate_limit_storage).
 RATE_LIMIT_PREFIX = "portal:ratelimit"
@@ -283,9 +285,9 @@ class SessionIndex(ABC):
         """Whether a back-channel logout ended this sid (within ``tombstone_ttl``)."""
 
     @abstractmethod
-    def first_auth_time(self, sid: str, auth_time: float, ttl: int) -> float:
-        """The first ``auth_time`` seen for ``sid``; remembers ``auth_time`` for ``ttl``
-        seconds when none is (ttl computed from it by the caller, as for the index)."""
+    def first_auth_time(self, sid: str, auth_time: float, ttl: int, *, sub: str) -> float:
+        """The first ``auth_time`` seen for ``sid``; remembers ``auth_time`` (and whose sid
+        it is) for ``ttl`` seconds when none is (ttl computed by the caller, as for the index)."""
 
     @abstractmethod
     def jti_seen(self, jti: str) -> bool:
@@ -308,10 +310,10 @@ def _logout_keys(sid: str, tag: str, sub: str | None) -> list[str]:
     return [sid_key(sid, tag)] + ([nosid_key(sub)] if sub else [])
 
 
-# Deletes the sessions read from the index sets (KEYS[n+1..], ids in ARGV[2..]) and takes
-# them out of the sets (KEYS[1..n]); the sets go once empty. Every key is declared and all
+# Deletes the sessions read from the index hashes (KEYS[n+1..], ids in ARGV[2..]) and takes
+# them out of the hashes (KEYS[1..n]); the hashes go once empty. Every key is declared and all
 # share the subject's slot, so the step is atomic and legal in a Redis Cluster. Returns how
-# many ids the sets still hold: sessions that joined between the read and this step.
+# many ids the hashes still hold: sessions that joined between the read and this step.
 # The "#!lua" line makes Redis 7 refuse a key of another slot even when the same node holds
 # it, so a broken layout fails in every test, not only when keys happen to spread out.
 _END_SCRIPT = """#!lua
@@ -319,20 +321,20 @@ local nsets = tonumber(ARGV[1])
 for i = nsets + 1, #KEYS do redis.call('DEL', KEYS[i]) end
 local left = 0
 for i = 1, nsets do
-  for j = 2, #ARGV do redis.call('SREM', KEYS[i], ARGV[j]) end
-  left = left + redis.call('SCARD', KEYS[i])
+  for j = 2, #ARGV do redis.call('HDEL', KEYS[i], ARGV[j]) end
+  left = left + redis.call('HLEN', KEYS[i])
 end
 if left == 0 then for i = 1, nsets do redis.call('DEL', KEYS[i]) end end
 return left
 """
 
-#: Rounds of read-then-delete before a logout gives up on sessions still joining its sets.
+#: Rounds of read-then-delete before a logout gives up on sessions still joining its hashes.
 _END_ROUNDS = 10
 
 
 class RedisSessionIndex(SessionIndex):
-    """Redis sets of session ids with expiry (see the key layout above), and plain keys per
-    sid (owner, tombstone, first auth_time).
+    """Redis hashes of session ids with expiry (see the key layout above), and plain keys
+    per sid (subject tag and first auth_time, tombstone).
 
     Shared by every portal process that uses the same Redis, standalone, through Sentinel
     or in a Cluster: no command here spans two slots.
@@ -345,17 +347,13 @@ class RedisSessionIndex(SessionIndex):
 
     def add(self, session_id: str, *, sid: str | None, sub: str, ttl: int) -> None:
         try:
-            # Not a transaction: the owner key lives in another slot. Each EXPIRE is atomic,
-            # and NX-then-GT leaves the later expiry whatever the interleaving.
+            # Each EXPIRE is atomic, and NX-then-GT leaves the later expiry whatever the
+            # interleaving, so no transaction is needed (a Cluster pipeline has none).
             with self.client.pipeline(transaction=False) as pipe:
                 for key in _index_keys(sid, sub):
-                    pipe.sadd(key, session_id)
+                    pipe.hset(key, session_id, "")
                     pipe.expire(key, ttl, nx=True)
                     pipe.expire(key, ttl, gt=True)
-                if sid:
-                    owner = SID_OWNER_PREFIX + sid
-                    pipe.set(owner, subject_tag(sub), nx=True, ex=ttl)
-                    pipe.expire(owner, ttl, gt=True)
                 pipe.execute()
         except STORE_ERRORS as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
@@ -367,10 +365,10 @@ class RedisSessionIndex(SessionIndex):
             if sub is not None:
                 tag = subject_tag(sub)
             else:
-                owner = self.client.get(SID_OWNER_PREFIX + sid)
-                if owner is None:
+                first = self.client.get(SID_FIRST_PREFIX + sid)
+                if first is None:
                     return 0
-                tag = owner.decode()
+                tag = first.decode().split(" ", 1)[0]
         except STORE_ERRORS as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
         return self._run_end(_logout_keys(sid, tag, sub))
@@ -378,18 +376,18 @@ class RedisSessionIndex(SessionIndex):
     def end_by_sub(self, sub: str) -> int:
         return self._run_end([sub_key(sub)])
 
-    def _run_end(self, sets: list[str]) -> int:
-        """Read the sets, then delete what they list in one script; again while sessions
+    def _run_end(self, index_keys: list[str]) -> int:
+        """Read the hashes, then delete what they list in one script; again while sessions
         joined in between. A logout costs O(sessions it ends), whatever the store holds."""
         ended: set[bytes] = set()
         try:
             for _ in range(_END_ROUNDS):
                 with self.client.pipeline(transaction=False) as pipe:
-                    for key in sets:
-                        pipe.smembers(key)
+                    for key in index_keys:
+                        pipe.hkeys(key)
                     members = sorted(set().union(*pipe.execute()))
-                keys = sets + [store_key(m.decode()) for m in members]
-                left = int(self._end(keys=keys, args=[len(sets), *members]))
+                keys = index_keys + [store_key(m.decode()) for m in members]
+                left = int(self._end(keys=keys, args=[len(index_keys), *members]))
                 ended.update(members)
                 if left == 0:
                     return len(ended)
@@ -404,14 +402,16 @@ class RedisSessionIndex(SessionIndex):
         except STORE_ERRORS as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
 
-    def first_auth_time(self, sid: str, auth_time: float, ttl: int) -> float:
-        key = AUTH_TIME_PREFIX + sid
+    def first_auth_time(self, sid: str, auth_time: float, ttl: int, *, sub: str) -> float:
+        value = f"{subject_tag(sub)} {float(auth_time)!r}"
         try:
             # SET NX GET: set if absent and read the previous value, in one command
-            first = self.client.set(key, repr(float(auth_time)), ex=max(1, ttl), nx=True, get=True)
+            first = self.client.set(
+                SID_FIRST_PREFIX + sid, value, ex=max(1, ttl), nx=True, get=True
+            )
         except STORE_ERRORS as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
-        return float(first) if first is not None else float(auth_time)
+        return float(first.decode().split(" ", 1)[1]) if first is not None else float(auth_time)
 
     def jti_seen(self, jti: str) -> bool:
         try:
@@ -453,10 +453,6 @@ class FileSessionIndex(SessionIndex):
                 # ends sooner must not make the set forget the sessions that end later.
                 timeout = max(ttl, self._remaining(key))
                 self.cache.set(key, sorted(members), timeout=timeout)
-            if sid:
-                owner = SID_OWNER_PREFIX + sid
-                timeout = max(ttl, self._remaining(owner))
-                self.cache.set(owner, subject_tag(sub), timeout=timeout)
 
     def _remaining(self, key: str) -> int:
         expires = self.cache.expires_at(key)
@@ -467,9 +463,13 @@ class FileSessionIndex(SessionIndex):
     def end_by_sid(self, sid: str, *, sub: str | None = None) -> int:
         with self._lock:
             self.cache.set(ENDED_SID_PREFIX + sid, 1, timeout=self.tombstone_ttl)
-            tag = subject_tag(sub) if sub is not None else self.cache.get(SID_OWNER_PREFIX + sid)
-            if not isinstance(tag, str):
-                return 0
+            if sub is not None:
+                tag = subject_tag(sub)
+            else:
+                first = self.cache.get(SID_FIRST_PREFIX + sid)
+                if not isinstance(first, list):
+                    return 0
+                tag = first[0]
             return self._end(_logout_keys(sid, tag, sub))
 
     def end_by_sub(self, sub: str) -> int:
@@ -489,13 +489,13 @@ class FileSessionIndex(SessionIndex):
     def sid_ended(self, sid: str) -> bool:
         return bool(self.cache.has(ENDED_SID_PREFIX + sid))
 
-    def first_auth_time(self, sid: str, auth_time: float, ttl: int) -> float:
-        key = AUTH_TIME_PREFIX + sid
+    def first_auth_time(self, sid: str, auth_time: float, ttl: int, *, sub: str) -> float:
+        key = SID_FIRST_PREFIX + sid
         with self._lock:
             first = self.cache.get(key)
-            if isinstance(first, int | float):
-                return float(first)
-            self.cache.set(key, float(auth_time), timeout=max(1, ttl))
+            if isinstance(first, list) and len(first) == 2:
+                return float(first[1])
+            self.cache.set(key, [subject_tag(sub), float(auth_time)], timeout=max(1, ttl))
             return float(auth_time)
 
     def jti_seen(self, jti: str) -> bool:

@@ -10,6 +10,7 @@ requests, gets a fresh id at login (no fixation), and is indexed by the IdP's ``
 
 from __future__ import annotations
 
+import base64
 import logging
 from dataclasses import asdict
 from dataclasses import dataclass
@@ -89,10 +90,36 @@ class PortalSession:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> PortalSession:
         groups = tuple(state.get("groups", ()))
-        return cls(**{**state, "amr": tuple(state.get("amr", ())), "groups": groups})
+        return cls(
+            **{
+                **state,
+                "id_token": _unpack_jwt(state.get("id_token")),
+                "amr": tuple(state.get("amr", ())),
+                "groups": groups,
+            }
+        )
 
     def to_state(self) -> dict[str, Any]:
-        return {**asdict(self), "amr": list(self.amr), "groups": list(self.groups)}
+        return {
+            **asdict(self),
+            "id_token": _pack_jwt(self.id_token),
+            "amr": list(self.amr),
+            "groups": list(self.groups),
+        }
+
+
+def _pack_jwt(token: str) -> list[bytes]:
+    """The ID token's three parts as raw bytes: a quarter smaller than its base64 text, which
+    keeps a signed-in session within its 2 KB budget in Redis (see README "Performance")."""
+    return [base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)) for part in token.split(".")]
+
+
+def _unpack_jwt(parts: Any) -> str:
+    if isinstance(parts, str):  # a record written before the packed form
+        return parts
+    if not isinstance(parts, list) or not all(isinstance(p, bytes) for p in parts):
+        raise TypeError("unreadable id_token")
+    return ".".join(base64.urlsafe_b64encode(p).rstrip(b"=").decode() for p in parts)
 
 
 def init_app(app: Flask, settings: Settings, clock: Clock) -> None:
@@ -181,7 +208,7 @@ def start(claims: dict[str, Any], id_token: str, profile: dict[str, Any]) -> Por
         if index().sid_ended(sid):
             raise LoginEnded(f"the IdP ended session sid={sid} during this login")
         first_auth_time = index().first_auth_time(
-            sid, auth_time, ttl=int(auth_time + settings.sso_max_age - now)
+            sid, auth_time, ttl=int(auth_time + settings.sso_max_age - now), sub=claims["sub"]
         )
     ends_at = min(first_auth_time, auth_time) + settings.sso_max_age
     if ends_at <= now:

@@ -162,7 +162,7 @@ def _sid_of(stack, journey) -> str:
     cookie = journey.browser.cookie("portal_session")
     with redis.Redis.from_url(stack.portal.env["PORTAL_REDIS_URL"]) as store:
         for key in store.scan_iter(SID_PREFIX + "*"):
-            if store.sismember(key, cookie):
+            if store.hexists(key, cookie):
                 return key.decode().split("}", 1)[1]  # portal:sid:{<subject tag>}<sid>
     raise AssertionError("session not indexed by sid")
 

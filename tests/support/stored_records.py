@@ -35,8 +35,8 @@ class StoredRecords:
                 kind = client.type(raw_key).decode()
                 if kind == "string":
                     records[key] = client.get(raw_key) or b""
-                elif kind == "set":
-                    records[key] = b"\n".join(sorted(client.smembers(raw_key)))
+                elif kind == "hash":
+                    records[key] = b"\n".join(sorted(client.hkeys(raw_key)))
                 else:
                     records[key] = kind.encode()
         return records
