@@ -29,6 +29,11 @@ from werkzeug.security import generate_password_hash
 DEFAULT_CONFIG_PATH = "config/devidp.toml"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 ENROLMENT_AMR_MODES = ("full", "authentik")
+#: What a re-authentication (``prompt=login``, ``max_age``) does to the SSO session; see
+#: :func:`devidp.sso.reauthenticate`. ``new-session`` (authentik's way) is the default.
+REAUTH_NEW_SESSION = "new-session"
+REAUTH_KEEP_SESSION = "keep-session"
+REAUTH_MODES = (REAUTH_NEW_SESSION, REAUTH_KEEP_SESSION)
 DEV_SECRET_KEY = "dev-only-change-me"  # noqa: S105 - the known-weak value refused off loopback
 
 #: Longest username accepted anywhere (the login page, add-user, the config file), as authentik.
@@ -52,6 +57,7 @@ IDP_KEYS = {
     "test_hooks": "DEVIDP_TEST_HOOKS",
     "enrolment_amr": "DEVIDP_ENROLMENT_AMR",
     "skip_totp": "DEVIDP_SKIP_TOTP",
+    "reauth": "DEVIDP_REAUTH",
 }
 
 #: Environment variables that override the file.
@@ -68,6 +74,7 @@ DEFAULTS: dict[str, Any] = {
     "DEVIDP_TEST_HOOKS": False,
     "DEVIDP_ENROLMENT_AMR": "full",
     "DEVIDP_SKIP_TOTP": False,
+    "DEVIDP_REAUTH": REAUTH_NEW_SESSION,
     "DEVIDP_USERS": [],
     "DEVIDP_CLIENTS": [],
 }
@@ -127,6 +134,7 @@ class Settings:
     test_hooks: bool
     enrolment_amr: str
     skip_totp: bool
+    reauth: str
     users: tuple[UserSeed, ...]
     clients: Mapping[str, ClientConfig]
 
@@ -248,6 +256,9 @@ def parse(config: Mapping[str, Any]) -> Settings:
     enrolment_amr = _string(config, "DEVIDP_ENROLMENT_AMR", "enrolment_amr")
     if enrolment_amr not in ENROLMENT_AMR_MODES:
         raise ConfigError(f"[idp] enrolment_amr must be one of {', '.join(ENROLMENT_AMR_MODES)}")
+    reauth = _string(config, "DEVIDP_REAUTH", "reauth")
+    if reauth not in REAUTH_MODES:
+        raise ConfigError(f"[idp] reauth must be one of {', '.join(REAUTH_MODES)}")
     return Settings(
         issuer=issuer,
         brand=brand,
@@ -259,6 +270,7 @@ def parse(config: Mapping[str, Any]) -> Settings:
         test_hooks=_bool(config, "DEVIDP_TEST_HOOKS", "test_hooks"),
         enrolment_amr=enrolment_amr,
         skip_totp=_bool(config, "DEVIDP_SKIP_TOTP", "skip_totp"),
+        reauth=reauth,
         users=tuple(_user(entry, i) for i, entry in enumerate(config.get("DEVIDP_USERS") or [])),
         clients=_clients(config.get("DEVIDP_CLIENTS") or []),
     )

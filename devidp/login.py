@@ -7,14 +7,16 @@ account and client address, under a looser ceiling per account (:mod:`devidp.loc
 flow's state is server-side and each step done gives it a new id (:mod:`devidp.flow`), so a
 forged or copied flow cookie cannot skip a step. When the last factor is checked, an SSO
 session starts (ending the one this browser had, with back-channel logouts, as authentik does
-for ``prompt=login``) and the browser goes back to the authorization request that sent it here
-(OpenID Connect Core 1.0 §3.1.2.3-§3.1.2.5). Usernames longer than
-``config.MAX_USERNAME_LENGTH`` are refused on the username page.
+for ``prompt=login``; with ``reauth = "keep-session"`` the same user's live session is kept
+instead, as Keycloak does, see :mod:`devidp.sso`) and the browser goes back to the
+authorization request that sent it here (OpenID Connect Core 1.0 §3.1.2.3-§3.1.2.5).
+Usernames longer than ``config.MAX_USERNAME_LENGTH`` are refused on the username page.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from flask import Blueprint
 from flask import Response
@@ -273,17 +275,46 @@ def _complete(state: flow.LoginState, user: User, amr: list[str]) -> Response:
         log.warning("login of user %s refused: the flow was already used", user.username)
         return _redirect_to_step(None)
     conn = db.get_db()
-    settings = config.settings()
     now = clock.now()
+    token, session = _sign_in(conn, user, amr, now)
+    lockout.reset(conn, _throttle(user.id, state.username))
+    resume = flow.finish_login(state, session.sid, now)
+    response = redirect(resume or url_for("login.done"))
+    if token is not None:
+        sso.set_cookie(response, token)
+    return response
+
+
+def _sign_in(
+    conn: sqlite3.Connection, user: User, amr: list[str], now: float
+) -> tuple[str | None, sso.SSOSession]:
+    """The SSO session of this sign-in, and the cookie value to set (``None``: keep the cookie).
+
+    With ``reauth = "keep-session"`` the same user's live session records the sign-in and
+    keeps its sid and end, as Keycloak does. Otherwise (the default, and for another user) a
+    new session starts and the browser's previous one ends with back-channel logouts, as
+    authentik does.
+    """
+    settings = config.settings()
     previous = sso.current()
+    if (
+        previous is not None
+        and previous.user_id == user.id
+        and settings.reauth == config.REAUTH_KEEP_SESSION
+    ):
+        kept = sso.reauthenticate(conn, previous, amr=amr, now=now)
+        if kept is not None:
+            log.info(
+                "user %s signed in again (amr %s), SSO session %s… kept",
+                user.username,
+                amr,
+                kept.sid[:8],
+            )
+            return None, kept
     token, session = sso.create(
         conn, user_id=user.id, amr=amr, now=now, lifetime=settings.sso_session_seconds
     )
-    lockout.reset(conn, _throttle(user.id, state.username))
     if previous is not None:
         sso.end(previous, reason="replaced by a new login")
     log.info("user %s signed in (amr %s), SSO session %s…", user.username, amr, session.sid[:8])
-    resume = flow.finish_login(state, session.sid, now)
-    response = redirect(resume or url_for("login.done"))
-    sso.set_cookie(response, token)
-    return response
+    return token, session

@@ -6,6 +6,12 @@ screen. It ends ``sso_session_seconds`` after sign-in, at end_session, by the ad
 new login replaces it (``prompt=login``, ``max_age``). Its ``sid`` (Front/Back-Channel Logout
 §2.1) is stable for the session and goes into ID tokens; when a live session is ended, every
 client that received tokens for it is sent a logout token (see :mod:`devidp.backchannel`).
+
+What a re-authentication does depends on the ``reauth`` setting, because IdPs differ and the
+portal must cope with both: ``new-session`` (authentik) replaces the session, so a new ``sid``
+and a logout token for the old one; ``keep-session`` (Keycloak) keeps the session, its ``sid``
+and its end (counted from its first sign-in), sends no logout token, and only moves
+``auth_time`` and ``amr`` on (:func:`reauthenticate`).
 """
 
 from __future__ import annotations
@@ -92,6 +98,34 @@ def create(
     )
     conn.commit()
     return token, session
+
+
+def reauthenticate(
+    conn: sqlite3.Connection, session: SSOSession, *, amr: list[str], now: float
+) -> SSOSession | None:
+    """Record a new sign-in in a live session, as Keycloak does (the ``keep-session`` mode).
+
+    ``auth_time``, ``amr`` and ``acr`` become those of this sign-in; the key (so the cookie),
+    the ``sid`` and ``expires_at`` stay, so the session still ends ``sso_session_seconds``
+    after its first sign-in. ``None`` when the session ended meanwhile.
+    """
+    cur = conn.execute(
+        "UPDATE sso_sessions SET auth_time = ?, amr = ?, acr = ? "
+        "WHERE key = ? AND ended_at IS NULL AND expires_at > ?",
+        (int(now), json.dumps(list(amr)), acr_for(amr), session.key, now),
+    )
+    conn.commit()
+    if cur.rowcount != 1:
+        return None
+    return SSOSession(
+        key=session.key,
+        sid=session.sid,
+        user_id=session.user_id,
+        auth_time=int(now),
+        expires_at=session.expires_at,
+        amr=tuple(amr),
+        acr=acr_for(amr),
+    )
 
 
 def lookup(conn: sqlite3.Connection, token: str, now: float) -> SSOSession | None:
