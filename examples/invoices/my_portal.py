@@ -1,7 +1,7 @@
 """Your portal: the customer portal with your own pages added.
 
 Production runs it as the stock portal runs, pointing gunicorn at this factory:
-``gunicorn --config config/gunicorn.conf.py "my_portal:create_app()"``; the tests build it
+``gunicorn --config python:portal.gunicorn_conf "my_portal:create_app()"``; the tests build it
 through the same function (see conftest.py).
 """
 
