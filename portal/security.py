@@ -25,27 +25,57 @@ from portal.session_store import RATE_LIMIT_PREFIX
 from portal.settings import Settings
 
 
-def client_key() -> str:
-    """The rate-limit key of the client: its address, or its /64 for IPv6.
-
-    One IPv6 customer usually holds a whole /64 (RFC 6177 advice for end sites; SLAAC needs
-    it), so keying by the full address would give such a client 2**64 fresh limits. An
-    IPv4-mapped address (``::ffff:192.0.2.1``, from a dual-stack socket) counts as its IPv4.
-    """
+def client_address() -> str:
+    """The client's address as the portal sees it: the socket peer, or the address the
+    PORTAL_TRUSTED_PROXIES hops reported (ProxyFix). An IPv4-mapped address
+    (``::ffff:192.0.2.1``, from a dual-stack socket) is its IPv4. The one notion of "the
+    client" for rate limits, the audit trail and who may read /metrics; "unknown" on a unix
+    socket without a trusted proxy."""
     address = request.remote_addr or ""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return address or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
+def client_key() -> str:
+    """The rate-limit key of the client: its address, or its /64 for IPv6.
+
+    One IPv6 customer usually holds a whole /64 (RFC 6177 advice for end sites; SLAAC needs
+    it), so keying by the full address would give such a client 2**64 fresh limits.
+    """
+    address = client_address()
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
     if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
         return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
     return str(ip)
 
 
+class RouteLimiter(Limiter):
+    """Flask-Limiter, checking limits only where a route declares them.
+
+    Flask-Limiter also checks every request in a ``before_request`` hook, for default and
+    application-wide limits. The portal has none: each limited route carries
+    ``@limiter.limit``, whose wrapper checks on its own. That hook was a fifth of the time of
+    a signed-in page view (a profile of ``/account``, README "Performance"), so it is skipped.
+    """
+
+    def _check_request_limit(
+        self, callable_name: str | None = None, in_middleware: bool = True
+    ) -> None:
+        if in_middleware:
+            return
+        super()._check_request_limit(callable_name=callable_name, in_middleware=in_middleware)
+
+
 csrf = CSRFProtect()
-limiter = Limiter(key_func=client_key, default_limits=[])
+limiter = RouteLimiter(key_func=client_key, default_limits=[])
 
 #: Auth routes whose answers carry login or logout state are never cached, signed in or not.
 NO_STORE_PREFIXES = ("/account", "/auth/", "/logout", "/logged-out", "/login")
