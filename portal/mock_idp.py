@@ -128,6 +128,11 @@ class MockIdP:
     - ``id_token_factory``: a function from claims to the ID token string, to forge tokens
       (unsigned, wrong key, HS256); None signs them properly.
     - ``clock``: the time the provider issues tokens at (the ``portal_clock`` fixture's).
+
+    What a test may read: ``issuer`` and ``origin``; ``requests`` (every request received,
+    as :class:`SeenRequest`; ``calls(endpoint)`` counts them); ``id_tokens`` and
+    ``access_tokens`` issued; ``last_sid`` and ``last_sub`` of the last ID token; ``key``
+    (the signing key, a joserfc ``RSAKey``); ``errors`` (failures inside the mock itself).
     """
 
     def __init__(
