@@ -239,3 +239,25 @@ def test_portal_check_runs_from_the_installed_command(stack, installed):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Result: ready" in result.stdout
+
+
+def test_the_testing_extra_runs_the_example_tests_outside_the_checkout(installed, tmp_path):
+    """A deployer's view of ``portal.testing``: the wheel with its ``testing`` extra, and
+    examples/invoices copied out of the checkout, whose tests find the fixtures through the
+    plugin's ``pytest11`` entry point (nothing from tests/ is there to import)."""
+    [wheel] = (installed.venv.parent / "dist").glob("customer_portal-*.whl")
+    _run(
+        [installed.bin("python"), "-m", "pip", "install", "-q", f"{wheel}[testing]"],
+        installed.rundir,
+    )
+    example = tmp_path / "invoices"
+    shutil.copytree(
+        REPO_ROOT / "examples" / "invoices",
+        example,
+        ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"),
+    )
+    out = _run(
+        [installed.bin("python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error"],
+        example,
+    )
+    assert " passed" in out and "failed" not in out and "error" not in out, out[-2000:]
