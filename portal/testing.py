@@ -136,7 +136,8 @@ def portal_app(
     ``http://localhost`` (the test client's), a fresh secret key, sessions in files under
     ``tmp_path`` (or in ``portal_redis_url``), ``portal_settings`` on top, and
     ``portal_clock``. Everything else is the portal's production default, security headers,
-    CSRF and rate limits included.
+    CSRF and rate limits included: one address may start 30 logins a minute, so a test
+    that signs in more customers raises ``PORTAL_RATE_LIMIT`` through ``portal_settings``.
     """
     store: dict[str, str] = {}
     if portal_redis_url:
