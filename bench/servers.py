@@ -56,7 +56,10 @@ def gunicorn_settings(argv: list[str], env: dict[str, str]) -> dict[str, object]
     """Workers and threads as the config file named in ``argv`` computes them with ``env``."""
     config = argv[argv.index("--config") + 1]
     with mock.patch.dict(os.environ, env):
-        values = runpy.run_path(str(REPO_ROOT / config))
+        if config.startswith("python:"):
+            values = runpy.run_module(config.removeprefix("python:"))
+        else:
+            values = runpy.run_path(str(REPO_ROOT / config))
     return {"workers": values["workers"], "threads": values["threads"]}
 
 
