@@ -79,7 +79,7 @@ DEFAULTS: dict[str, Any] = {
     "DEVIDP_CLIENTS": [],
 }
 
-USER_KEYS = frozenset({"username", "password", "name", "email"})
+USER_KEYS = frozenset({"username", "password", "name", "email", "groups"})
 CLIENT_KEYS = frozenset(
     {
         "client_id",
@@ -105,6 +105,9 @@ class UserSeed:
     password: str
     name: str
     email: str
+    #: Sent as the ``groups`` claim, as authentik does with the profile scope. Read from the
+    #: file at every start (unlike the password, which only seeds a new user).
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,14 @@ class Settings:
     @property
     def secure_cookies(self) -> bool:
         return self.issuer.startswith("https://")
+
+    def groups_of(self, username: str) -> tuple[str, ...]:
+        """The groups the config file gives ``username``; none for users it does not list
+        (``devidp add-user``)."""
+        for seed in self.users:
+            if seed.username == username:
+                return seed.groups
+        return ()
 
 
 def config_path(test_config: Mapping[str, Any] | None, environ: Mapping[str, str]) -> str | None:
@@ -347,6 +358,9 @@ def _user(entry: Any, index: int) -> UserSeed:
     for key in ("name", "email"):
         if key in entry and not isinstance(entry[key], str):
             raise ConfigError(f"{where}: {key} must be a string")
+    groups = entry.get("groups", [])
+    if not isinstance(groups, list) or not all(isinstance(g, str) and g.strip() for g in groups):
+        raise ConfigError(f"{where}: groups must be a list of group names")
     username = entry["username"].strip()
     if len(username) > MAX_USERNAME_LENGTH:
         raise ConfigError(f"{where}: username is longer than {MAX_USERNAME_LENGTH} characters")
@@ -355,6 +369,7 @@ def _user(entry: Any, index: int) -> UserSeed:
         password=entry["password"],
         name=entry.get("name") or username,
         email=entry.get("email", ""),
+        groups=tuple(g.strip() for g in groups),
     )
 
 

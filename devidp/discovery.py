@@ -29,6 +29,7 @@ CLAIMS = (
     "preferred_username",
     "name",
     "email",
+    "groups",
 )
 
 

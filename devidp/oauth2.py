@@ -244,9 +244,17 @@ def save_token(token: dict[str, Any], request: OAuth2Request) -> None:
 
 
 def user_claims(user: User) -> UserInfo:
-    """The claims about the user in ID tokens and at the UserInfo endpoint."""
+    """The claims about the user in ID tokens and at the UserInfo endpoint.
+
+    ``groups`` (the config file's, an empty list when it gives none) is sent as authentik
+    sends it with the profile scope, so the portal's PORTAL_ALLOWED_GROUPS can be tried here.
+    """
     return UserInfo(
-        sub=user.sub, preferred_username=user.username, name=user.name, email=user.email
+        sub=user.sub,
+        preferred_username=user.username,
+        name=user.name,
+        email=user.email,
+        groups=list(config.settings().groups_of(user.username)),
     )
 
 
