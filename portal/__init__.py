@@ -11,8 +11,10 @@ from collections.abc import Mapping
 
 from flask import Flask
 
+from portal import audit
 from portal import errors
 from portal import logs
+from portal import metrics
 from portal import provider
 from portal import security
 from portal import sessions
@@ -61,6 +63,8 @@ def create_app(
     provider.init_app(app, settings, clock)
     security.init_app(app, settings)
     errors.init_app(app)
+    metrics.init_app(app, settings)
+    audit.init_app(app)
 
     from portal.views import account
     from portal.views import auth

@@ -18,6 +18,7 @@ from flask import session
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from portal import metrics
 from portal.session_store import StoreUnavailable
 
 log = logging.getLogger("portal.errors")
@@ -43,6 +44,12 @@ MESSAGES = {
         "Your second factor was not confirmed",
         "The sign-in service did not confirm a second factor (your authenticator app code). "
         "For your protection you are not signed in. Please contact our customer support.",
+    ),
+    "group": (
+        "Your account does not have access to the Customer Portal",
+        "You signed in, but your account is not one of those allowed to use the Customer "
+        "Portal. You have not been signed in to the portal. If you think you should have "
+        "access, please contact our customer support.",
     ),
     "unavailable": (
         "The portal is temporarily unavailable",
@@ -103,6 +110,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(StoreUnavailable)
     def store_unavailable(exc: StoreUnavailable) -> Response:
         log.error("session store unavailable: %s", exc)
+        metrics.store_error()
         if _wants_json():
             return json_error("temporarily_unavailable", "session store unavailable", 503)
         return error_page("unavailable", 503, login=False)

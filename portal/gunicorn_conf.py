@@ -1,10 +1,22 @@
 """gunicorn settings for the portal: ``gunicorn --config python:portal.gunicorn_conf
 'portal:create_app()'`` (the Procfile). A module of the package, so an installed wheel has it
-too; values can be overridden on the command line."""
+too; values can be overridden on the command line.
+
+Metrics: the workers count in prometheus_client's multiprocess mode, in PROMETHEUS_MULTIPROC_DIR
+(the deployer's, emptied of its old files here, or else a private temporary folder removed at
+exit). The variable is set when this module is read, before any worker, and before an app
+preloaded in the master (``--preload``), imports prometheus_client; see portal/metrics.py.
+
+Logs: with PORTAL_LOG_FORMAT=json, gunicorn's own lines (the master's, the access lines) go
+through the portal's JSON handler too, so every line of the process is one JSON object.
+"""
 
 import multiprocessing
 import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 bind = os.environ.get("PORTAL_BIND", "127.0.0.1:8000")
 # The filesystem session backend (and its sid/sub index) is for one process; several workers
@@ -31,6 +43,49 @@ secure_scheme_headers: dict[str, str] = {}
 forwarder_headers = ""
 
 
+def _metrics_dir() -> tuple[str, bool]:
+    """The multiprocess folder, empty, and whether this process made it (and removes it)."""
+    named = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if not named:
+        path = tempfile.mkdtemp(prefix="portal-metrics-")  # 0700: only the portal's user
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+        return path, True
+    folder = Path(named)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for old in folder.glob("*.db"):  # figures of a previous run are not this run's
+        old.unlink()
+    return str(folder), False
+
+
+_METRICS_DIR, _OWN_METRICS_DIR = _metrics_dir()
+
+
+def _logconfig() -> dict | None:
+    """gunicorn's logging configuration: its default for text, the portal's JSON handler
+    on the root logger (where gunicorn's loggers propagate) for json."""
+    from portal.settings import Settings
+    from portal.settings import SettingsError
+
+    try:
+        fmt = Settings.from_env().log_format
+    except SettingsError:
+        return None  # on_starting says what is wrong, in one line
+    if fmt != "json":
+        return None
+    passthrough = {"level": "INFO", "handlers": [], "propagate": True}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "root": {"level": "WARNING", "handlers": ["portal"]},
+        "loggers": {"gunicorn.error": passthrough, "gunicorn.access": dict(passthrough)},
+        "handlers": {"portal": {"()": "portal.logs.make_handler", "fmt": "json"}},
+        "formatters": {},
+    }
+
+
+logconfig_dict = _logconfig() or {}
+
+
 def on_starting(server):
     """Check the settings once in the master: one clear line instead of failing workers."""
     from portal.settings import Settings
@@ -44,4 +99,18 @@ def on_starting(server):
             prepare_session_dir(settings.session_dir)
     except SettingsError as exc:
         print(f"portal: configuration error: {exc}", file=sys.stderr)
+        on_exit(server)
         sys.exit(2)
+
+
+def child_exit(server, worker):
+    """prometheus_client's multiprocess mode: a worker that left has its live gauges dropped
+    (its counters stay: what it counted happened)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, _METRICS_DIR)
+
+
+def on_exit(server):
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(_METRICS_DIR, ignore_errors=True)

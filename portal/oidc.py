@@ -54,6 +54,10 @@ class MissingMfaEvidence(TokenError):
     """The ID token is valid but does not show that a second factor was used."""
 
 
+class NotInAllowedGroup(TokenError):
+    """The customer signed in, but is in none of the groups allowed to use the portal."""
+
+
 @dataclass(frozen=True)
 class Expected:
     """What a token from this provider to this client must say."""
@@ -185,6 +189,35 @@ def check_mfa_evidence(
     raise MissingMfaEvidence(
         f"no second-factor evidence: amr={sorted(amr_values)} acr={claims.get('acr')!r}"
     )
+
+
+def groups_in(claims: Mapping[str, Any], claim: str) -> tuple[str, ...] | None:
+    """The groups a claim lists, or None when the claim is absent.
+
+    A list of strings (authentik, Keycloak's group membership mapper), or one string (some
+    IdPs send a lone group that way). Other values count as no group at all.
+    """
+    if claim not in claims:
+        return None
+    value = claims[claim]
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list):
+        return ()
+    return tuple(item for item in value if isinstance(item, str))
+
+
+def check_groups(groups: Iterable[str] | None, allowed: Iterable[str], claim: str) -> None:
+    """Access by group (like oauth2-proxy's --allowed-group or mod_auth_openidc's ``Require
+    claim``): one of ``allowed`` must be among ``groups``. No ``allowed`` means anyone the
+    IdP signs in. Names are compared exactly (Keycloak: turn "Full group path" off)."""
+    wanted = set(allowed)
+    if not wanted:
+        return
+    if groups is None:
+        raise NotInAllowedGroup(f"no {claim!r} claim, and PORTAL_ALLOWED_GROUPS is set")
+    if not wanted & set(groups):
+        raise NotInAllowedGroup(f"{claim!r} lists none of the allowed groups")
 
 
 def check_userinfo_subject(userinfo: Mapping[str, Any], id_token_sub: str) -> None:

@@ -27,6 +27,7 @@ from flask import current_app
 from flask import redirect
 from flask import session
 
+from portal import metrics
 from portal import oidc
 from portal.clock import Clock
 from portal.fetch_gate import Busy
@@ -43,13 +44,27 @@ PROFILE_CLAIMS = ("preferred_username", "name", "email")
 
 
 class LoginFailed(Exception):
-    """A sign-in that cannot complete. ``reason`` is for the log, ``kind`` picks the page."""
+    """A sign-in that cannot complete. ``reason`` is for the log, ``kind`` picks the page,
+    ``cause`` is the refusal's name in the metrics and the audit trail (one of
+    :data:`portal.metrics.LOGIN_RESULTS`; derived from ``kind`` when not given)."""
 
-    def __init__(self, reason: str, *, status: int = 400, kind: str = "failed") -> None:
+    def __init__(
+        self, reason: str, *, status: int = 400, kind: str = "failed", cause: str | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
         self.kind = kind
+        self.cause = cause or _CAUSE_OF_KIND.get(kind, "token")
+
+
+_CAUSE_OF_KIND = {
+    "unreachable": "idp_unreachable",
+    "misconfigured": "idp_misconfigured",
+    "denied": "idp_error",
+    "mfa": "mfa",
+    "group": "group",
+}
 
 
 class ProviderUnreachable(LoginFailed):
@@ -91,7 +106,7 @@ class PortalOAuth2App(FlaskOAuth2App):
         # Fetched into a local dict and published only after the issuer check, so another
         # thread never sees a document that is about to be refused.
         try:
-            with self._get_session() as http:
+            with metrics.idp_request("discovery"), self._get_session() as http:
                 resp = http.request("GET", self._server_metadata_url, withhold_token=True)
                 resp.raise_for_status()
                 metadata = resp.json()
@@ -145,9 +160,10 @@ class Provider:
         if not uri:
             raise LoginFailed("discovery has no jwks_uri", status=502, kind="misconfigured")
         try:
-            resp = requests.get(uri, timeout=self.settings.http_timeout)
-            resp.raise_for_status()
-            return resp.json()
+            with metrics.idp_request("jwks"):
+                resp = requests.get(uri, timeout=self.settings.http_timeout)
+                resp.raise_for_status()
+                return resp.json()
         except (requests.RequestException, ValueError) as exc:
             raise ProviderUnreachable(f"JWKS fetch failed: {type(exc).__name__}") from None
 
@@ -183,18 +199,23 @@ class Provider:
         """Validate the authorization response, redeem the code, check the ID token."""
         for name, value in args.items():
             if len(name) > 64 or len(value) > MAX_PARAM_LENGTH:
-                raise LoginFailed("oversized callback parameter")
+                raise LoginFailed("oversized callback parameter", cause="bad_request")
         state = args.get("state")
         if not state:
-            raise LoginFailed("callback without state")
+            raise LoginFailed("callback without state", cause="state")
         framework = self.client.framework
         data = framework.get_state_data(session, state)
         framework.clear_state_data(session, state)
         if not data or "nonce" not in data:
-            raise LoginFailed("state unknown to this browser session (expired, replayed or forged)")
+            raise LoginFailed(
+                "state unknown to this browser session (expired, replayed or forged)",
+                cause="state",
+            )
         # Authlib keeps an expiry beside the state but does not check it when reading.
         if self.clock.now() - float(data.get("started_at", 0)) > self.settings.login_timeout:
-            raise LoginFailed("login took longer than PORTAL_LOGIN_TIMEOUT (state expired)")
+            raise LoginFailed(
+                "login took longer than PORTAL_LOGIN_TIMEOUT (state expired)", cause="state"
+            )
         metadata = self.metadata()
         try:
             oidc.check_response_issuer(
@@ -206,10 +227,12 @@ class Provider:
             raise LoginFailed(exc.reason) from None
         if "error" in args:
             kind = "denied" if args["error"] == "access_denied" else "failed"
-            raise LoginFailed(f"IdP returned error={args['error'][:64]!r}", kind=kind)
+            raise LoginFailed(
+                f"IdP returned error={args['error'][:64]!r}", kind=kind, cause="idp_error"
+            )
         code = args.get("code")
         if not code:
-            raise LoginFailed("callback without code")
+            raise LoginFailed("callback without code", cause="bad_request")
 
         token = self._redeem(code, data)
         raw_id_token = token.get("id_token")
@@ -248,17 +271,26 @@ class Provider:
                 oidc.check_mfa_evidence(claims, self.settings.mfa_amr, self.settings.mfa_acr)
             except oidc.MissingMfaEvidence as exc:
                 raise MfaEvidenceMissing(exc.reason, result) from None
+        try:
+            oidc.check_groups(
+                result.profile.get("groups"),
+                self.settings.allowed_groups,
+                self.settings.groups_claim,
+            )
+        except oidc.NotInAllowedGroup as exc:
+            raise GroupRefused(exc.reason, result) from None
         return result
 
     def _redeem(self, code: str, data: dict[str, Any]) -> dict[str, Any]:
         try:
-            return dict(
-                self.client.fetch_access_token(
-                    redirect_uri=data.get("redirect_uri"),
-                    code=code,
-                    code_verifier=data.get("code_verifier"),
+            with metrics.idp_request("token"):
+                return dict(
+                    self.client.fetch_access_token(
+                        redirect_uri=data.get("redirect_uri"),
+                        code=code,
+                        code_verifier=data.get("code_verifier"),
+                    )
                 )
-            )
         except OAuthError as exc:
             raise LoginFailed(f"token request refused: {exc.error}") from None
         except ValueError as exc:
@@ -269,26 +301,45 @@ class Provider:
             raise ProviderUnreachable(f"token request failed: {type(exc).__name__}") from None
 
     def _profile(self, claims: dict[str, Any], token: dict[str, Any]) -> dict[str, Any]:
-        """Profile claims from the ID token; userinfo only when some are missing there."""
+        """Profile claims from the ID token; userinfo only when some are missing there.
+
+        ``groups`` is the PORTAL_GROUPS_CLAIM claim (absent when the IdP sent none): from the
+        ID token, else from userinfo, which is asked for it too when PORTAL_ALLOWED_GROUPS
+        needs it (Keycloak's mapper may be set for userinfo only).
+        """
+        claim = self.settings.groups_claim
         profile = {k: claims[k] for k in PROFILE_CLAIMS if k in claims}
+        groups = oidc.groups_in(claims, claim)
         endpoint = self.metadata().get("userinfo_endpoint")
-        if len(profile) == len(PROFILE_CLAIMS) or not endpoint:
-            return profile
+        needs_groups = bool(self.settings.allowed_groups) and groups is None
+        if endpoint and (len(profile) < len(PROFILE_CLAIMS) or needs_groups):
+            userinfo = self._userinfo(endpoint, token, claims["sub"])
+            profile = {**{k: userinfo[k] for k in PROFILE_CLAIMS if k in userinfo}, **profile}
+            if groups is None:
+                groups = oidc.groups_in(userinfo, claim)
+        if groups is not None:
+            profile["groups"] = list(groups)
+        return profile
+
+    def _userinfo(self, endpoint: str, token: dict[str, Any], sub: str) -> dict[str, Any]:
         try:
-            resp = requests.get(
-                endpoint,
-                headers={"Authorization": f"Bearer {token.get('access_token', '')}"},
-                timeout=self.settings.http_timeout,
-            )
-            resp.raise_for_status()
-            userinfo = resp.json()
+            with metrics.idp_request("userinfo"):
+                resp = requests.get(
+                    endpoint,
+                    headers={"Authorization": f"Bearer {token.get('access_token', '')}"},
+                    timeout=self.settings.http_timeout,
+                )
+                resp.raise_for_status()
+                userinfo = resp.json()
         except (requests.RequestException, ValueError) as exc:
             raise ProviderUnreachable(f"userinfo failed: {type(exc).__name__}") from None
+        if not isinstance(userinfo, dict):
+            raise LoginFailed("userinfo is not a JSON object", status=502)
         try:
-            oidc.check_userinfo_subject(userinfo, claims["sub"])
+            oidc.check_userinfo_subject(userinfo, sub)
         except oidc.TokenError as exc:
             raise LoginFailed(exc.reason, status=502) from None
-        return {**{k: userinfo[k] for k in PROFILE_CLAIMS if k in userinfo}, **profile}
+        return userinfo
 
     def logout_redirect(self, id_token_hint: str | None) -> Response | None:
         """RP-initiated logout; None when the provider offers no end_session_endpoint."""
@@ -334,6 +385,14 @@ class MfaEvidenceMissing(LoginFailed):
 
     def __init__(self, reason: str, result: LoginResult) -> None:
         super().__init__(reason, status=403, kind="mfa")
+        self.result = result
+
+
+class GroupRefused(LoginFailed):
+    """The sign-in is valid but the customer is in none of PORTAL_ALLOWED_GROUPS."""
+
+    def __init__(self, reason: str, result: LoginResult) -> None:
+        super().__init__(reason, status=403, kind="group")
         self.result = result
 
 

@@ -22,6 +22,7 @@ from flask import current_app
 from flask import g
 from flask import session
 
+from portal import audit
 from portal.clock import Clock
 from portal.errors import error_page
 from portal.redis_connection import connect
@@ -225,7 +226,7 @@ def start(claims: dict[str, Any], id_token: str, profile: dict[str, Any]) -> Por
         started_at=now,
         last_seen=now,
         ends_at=ends_at,
-        groups=_groups(claims),
+        groups=_groups(profile if "groups" in profile else claims),
     )
     session.clear()
     current_app.session_interface.rotate(session, sub=started.sub)  # type: ignore[attr-defined]
@@ -242,7 +243,9 @@ def start(claims: dict[str, Any], id_token: str, profile: dict[str, Any]) -> Por
 
 
 def _groups(claims: dict[str, Any]) -> tuple[str, ...]:
-    """The ID token's ``groups`` claim as a tuple of strings (other values are ignored)."""
+    """``groups`` as a tuple of strings (other values are ignored): the provider's profile
+    has it from the PORTAL_GROUPS_CLAIM claim of the ID token or userinfo; else the ID
+    token's own ``groups`` claim."""
     value = claims.get("groups")
     if not isinstance(value, list):
         return ()
@@ -271,10 +274,12 @@ def _load() -> None:
     now, settings = _clock().now(), _settings()
     if now >= loaded.ends_at:
         log.info("session ended: SSO max age reached sub=%s", loaded.sub)
+        audit.session_ended("max_age", sub=loaded.sub, sid=loaded.sid)
         end()
         return
     if now - loaded.last_seen >= settings.idle_timeout:
         log.info("session ended: idle for %d s sub=%s", int(now - loaded.last_seen), loaded.sub)
+        audit.session_ended("idle", sub=loaded.sub, sid=loaded.sid)
         end()
         return
     g.portal_session = touch(loaded, now)

@@ -38,6 +38,10 @@ PRESET_MFA_AMR: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Who may read GET /metrics when PORTAL_METRICS_ALLOW is not set: the host itself.
+DEFAULT_METRICS_ALLOW = ("127.0.0.1/32", "::1/128")
+
+
 class SettingsError(ValueError):
     """A setting is missing or malformed; ``str()`` is the one line shown to the deployer."""
 
@@ -75,6 +79,12 @@ class Settings:
     trusted_proxies: int = 0
     rate_limit: str = "30 per minute"
     log_level: str = "INFO"
+    log_format: str = "text"
+    #: Groups one of which a customer must have (empty: anyone the IdP signs in).
+    allowed_groups: tuple[str, ...] = ()
+    groups_claim: str = "groups"
+    #: Networks whose clients may read GET /metrics (normalised CIDR strings).
+    metrics_allow: tuple[str, ...] = DEFAULT_METRICS_ALLOW
     test_clock_file: Path | None = None
 
     @property
@@ -202,6 +212,11 @@ def _parse(env: Mapping[str, str]) -> Settings:
         trusted_proxies=_int(env, "PORTAL_TRUSTED_PROXIES", 0, minimum=0, maximum=10),
         rate_limit=_rate_limit(get("PORTAL_RATE_LIMIT", "30 per minute")),
         log_level=_log_level(get("PORTAL_LOG_LEVEL", "INFO")),
+        log_format=_log_format(get("PORTAL_LOG_FORMAT", "text")),
+        allowed_groups=_csv(get("PORTAL_ALLOWED_GROUPS")),
+        groups_claim=_claim_name(get("PORTAL_GROUPS_CLAIM", "groups")),
+        metrics_allow=_networks(get("PORTAL_METRICS_ALLOW"), "PORTAL_METRICS_ALLOW")
+        or DEFAULT_METRICS_ALLOW,
         test_clock_file=Path(test_clock) if test_clock else None,
     )
 
@@ -293,6 +308,33 @@ def _log_level(value: str) -> str:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError("PORTAL_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR", value)
     return level
+
+
+def _log_format(value: str) -> str:
+    fmt = value.lower()
+    if fmt not in ("text", "json"):
+        raise SettingsError("PORTAL_LOG_FORMAT", "'text' or 'json'", value)
+    return fmt
+
+
+def _claim_name(value: str) -> str:
+    """A top-level claim name: the portal does not walk nested claims."""
+    if len(value) > 64 or not all(c.isalnum() or c in "_-:." for c in value):
+        raise SettingsError("PORTAL_GROUPS_CLAIM", "a claim name such as 'groups'", value)
+    return value
+
+
+def _networks(value: str, name: str) -> tuple[str, ...]:
+    """Comma-separated CIDR networks (a bare address means that address alone)."""
+    networks = []
+    for item in _csv(value):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise SettingsError(
+                name, "comma-separated networks such as 127.0.0.1/32,10.0.0.0/8", item
+            ) from None
+    return tuple(networks)
 
 
 def _name_from_issuer(issuer: str) -> str:

@@ -12,6 +12,8 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
+from portal import audit
+from portal import metrics
 from portal import provider
 from portal import sessions
 from portal.errors import error_page
@@ -35,6 +37,7 @@ def _rate_limit() -> str:
 def _unavailable_guard() -> Response | None:
     if sessions.store_unavailable():
         log.error("login refused: session store unavailable")
+        audit.login_refused("store_unavailable", "session store unavailable")
         return error_page("unavailable", 503, login=False)
     return None
 
@@ -52,6 +55,7 @@ def login() -> Response:
         return provider.get().begin_login(target)
     except provider.LoginFailed as exc:
         log.warning("login failed: %s", exc.reason)
+        audit.login_refused(exc.cause, exc.reason)
         return error_page(exc.kind, exc.status)
 
 
@@ -68,6 +72,7 @@ def confirm_authenticator() -> Response:
         )
     except provider.LoginFailed as exc:
         log.warning("login failed: %s", exc.reason)
+        audit.login_refused(exc.cause, exc.reason)
         return error_page(exc.kind, exc.status)
 
 
@@ -81,18 +86,40 @@ def callback() -> Response:
         result = provider.get().finish_login(request.args.to_dict(flat=True))
     except provider.MfaEvidenceMissing as exc:
         return _missing_mfa(exc)
+    except provider.GroupRefused as exc:
+        return _not_in_allowed_group(exc)
     except provider.LoginFailed as exc:
         log.warning("login failed: %s", exc.reason)
+        audit.login_refused(exc.cause, exc.reason)
         return error_page(exc.kind, exc.status)
-    started = sessions.start(result.claims, result.id_token, result.profile)
+    try:
+        started = sessions.start(result.claims, result.id_token, result.profile)
+    except (sessions.LoginEnded, StoreUnavailable) as exc:
+        cause = "ended" if isinstance(exc, sessions.LoginEnded) else "store_unavailable"
+        audit.login_refused(cause, str(exc), **_who(result.claims))
+        raise
     sessions.remember("continue_to", result.next_target)
     log.info("login ok sub=%s amr=%s", started.sub, ",".join(started.amr))
+    audit.login_ok(sub=started.sub, sid=started.sid, amr=started.amr)
     return redirect(url_for("auth.signed_in"))
+
+
+def _who(claims: dict) -> dict[str, str | None]:
+    sid = claims.get("sid")
+    return {"sub": claims.get("sub"), "sid": sid if isinstance(sid, str) else None}
+
+
+def _not_in_allowed_group(exc: provider.GroupRefused) -> Response:
+    """Signed in at the IdP, but not allowed here: no portal session is created."""
+    log.warning("login refused: %s", exc.reason)
+    audit.login_refused(exc.cause, exc.reason, **_who(exc.result.claims))
+    return error_page("group", 403, login=False)
 
 
 def _missing_mfa(exc: provider.MfaEvidenceMissing) -> Response:
     if exc.result.flow.get("mfa_retry"):
         log.error("login refused (configuration problem at the IdP?): %s", exc.reason)
+        audit.login_refused(exc.cause, exc.reason, **_who(exc.result.claims))
         return error_page("mfa", 403)
     log.warning("login needs authenticator confirmation: %s", exc.reason)
     sessions.remember("mfa_offer", {"next": exc.result.next_target})
@@ -119,6 +146,7 @@ def logout() -> Response:
     ended = sessions.end()
     if ended is not None:
         log.info("logout (portal only) sub=%s", ended.sub)
+        audit.logout("portal", sub=ended.sub, sid=ended.sid)
     return redirect(url_for("auth.logged_out", scope="portal"))
 
 
@@ -133,6 +161,7 @@ def logout_everywhere() -> Response | str:
     response = _end_sso(ended.id_token if ended else None)
     if ended is not None:
         log.info("logout everywhere sub=%s", ended.sub)
+        audit.logout("everywhere", sub=ended.sub, sid=ended.sid)
     return response
 
 
@@ -193,12 +222,14 @@ def backchannel_logout() -> Response:
     raw = request.form.get("logout_token", "")
     if not raw:
         log.warning("back-channel logout refused: no logout_token")
+        metrics.backchannel("refused")
         return json_error("invalid_request", "missing logout_token", 400)
     idp = provider.get()
     try:
         claims = idp.validate_logout_token(raw)
     except KeysUnavailable as exc:
         log.error("back-channel logout cannot be checked: %s", exc.reason)
+        metrics.backchannel("idp_unreachable")
         return json_error("temporarily_unavailable", "provider keys unavailable", 503)
     except TokenError as exc:
         hint = unverified_claims(raw)
@@ -207,13 +238,16 @@ def backchannel_logout() -> Response:
             exc.reason,
             str(hint.get("sid"))[:64],
         )
+        metrics.backchannel("refused")
         return json_error("invalid_request", exc.reason, 400)
     except provider.LoginFailed as exc:
         log.error("back-channel logout cannot be checked: %s", exc.reason)
+        metrics.backchannel("idp_unreachable")
         return json_error("temporarily_unavailable", "provider unavailable", 503)
     try:
         if sessions.logout_token_seen(claims["jti"]):
             log.warning("back-channel logout refused: jti replayed")
+            metrics.backchannel("replayed")
             return json_error("invalid_request", "logout token replayed", 400)
         if claims.get("sid"):
             count = sessions.end_by_sid(claims["sid"], sub=claims.get("sub"))
@@ -223,6 +257,8 @@ def backchannel_logout() -> Response:
         sessions.remember_logout_token(claims["jti"], idp.jti_memory(claims))
     except StoreUnavailable as exc:
         log.error("back-channel logout not applied: session store unavailable (%s)", exc)
+        metrics.backchannel("store_unavailable")
+        metrics.store_error()
         return json_error("temporarily_unavailable", "session store unavailable", 503)
     log.info(
         "back-channel logout: ended %d session(s) sid=%s sub=%s",
@@ -230,6 +266,8 @@ def backchannel_logout() -> Response:
         claims.get("sid"),
         claims.get("sub"),
     )
+    metrics.backchannel("ok")
+    audit.session_ended("backchannel", sub=claims.get("sub"), sid=claims.get("sid"), sessions=count)
     response = Response(status=200)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -8,6 +8,7 @@ from flask import jsonify
 from flask import render_template
 
 from portal import current_customer
+from portal import metrics
 from portal import provider
 from portal import sessions
 from portal.session_store import StoreUnavailable
@@ -32,9 +33,12 @@ def readyz() -> tuple[Response, int]:
     try:
         sessions.check_store()
     except StoreUnavailable as exc:
+        metrics.readyz_failure("store")
+        metrics.store_error()
         return jsonify(status="unavailable", reason=f"session store unreachable ({exc})"), 503
     try:
         provider.get().metadata()
     except provider.LoginFailed as exc:
+        metrics.readyz_failure("idp")
         return jsonify(status="unavailable", reason=f"provider discovery: {exc.reason}"), 503
     return jsonify(status="ready"), 200
