@@ -61,6 +61,7 @@ FIXES = {
         "end_session": "authentik always has one; check the provider's invalidation flow",
         "backchannel": "authentik 2025.10+: set the provider's logout URI and logout method 'backchannel'",
         "mfa": "keep the authenticator-validation stage in the authentication flow (amr then contains 'mfa')",
+        "groups": "authentik sends 'groups' (the group names) with the profile scope: keep the profile scope mapping on the provider (the blueprint maps it)",
     },
     "keycloak": {
         "issuer": "use https://<host>/realms/<realm> without a trailing slash",
@@ -68,6 +69,7 @@ FIXES = {
         "end_session": "Keycloak always has one; check the client's post.logout.redirect.uris",
         "backchannel": "set the client's backchannel.logout.url and backchannel.logout.session.required",
         "mfa": "add the oidc-amr-mapper and reference values pwd/otp on the password and OTP executions",
+        "groups": "add a 'Group Membership' mapper to the client (token claim name 'groups', 'Full group path' off, added to the ID token), as config/keycloak/realm-portal.json does; Keycloak never lists a mapper's claim in claims_supported, so once the mapper is there this warning is expected",
     },
     "generic": {
         "issuer": "set PORTAL_OIDC_ISSUER to exactly the 'issuer' of the discovery document",
@@ -75,6 +77,7 @@ FIXES = {
         "end_session": "enable RP-initiated logout at the IdP",
         "backchannel": "enable back-channel logout for this client at the IdP",
         "mfa": "make the IdP put 'otp' or 'mfa' in amr, or set PORTAL_MFA_ACR",
+        "groups": "make the IdP send the claim in the ID token or at userinfo, or set PORTAL_GROUPS_CLAIM to the claim it sends",
     },
 }
 
@@ -211,7 +214,26 @@ def run_checklist(settings: Settings, session: requests.Session | None = None) -
                 fixes["mfa"],
             )
         )
+    items.extend(_check_groups_claim(settings, metadata, fixes["groups"]))
     return items
+
+
+def _check_groups_claim(settings: Settings, metadata: dict[str, Any], fix: str) -> list[CheckItem]:
+    """With PORTAL_ALLOWED_GROUPS, a customer whose sign-in lacks the claim is refused: an IdP
+    that does not send it at all refuses everyone."""
+    if not settings.allowed_groups:
+        return []
+    claim, groups = settings.groups_claim, ", ".join(settings.allowed_groups)
+    if claim in metadata.get("claims_supported", []):
+        return [CheckItem("ok", f"access limited to the groups {groups} ('{claim}' claim listed)")]
+    return [
+        CheckItem(
+            "WARN",
+            f"PORTAL_ALLOWED_GROUPS is set ({groups}) but the IdP does not list '{claim}' in "
+            "claims_supported: without the claim every customer is refused",
+            fix,
+        )
+    ]
 
 
 def _check_signing(
