@@ -175,6 +175,29 @@ def test_amr_mapper_puts_amr_into_the_id_token(realm: dict[str, Any]) -> None:
     assert mappers[0]["config"]["id.token.claim"] == "true"
 
 
+def test_group_mapper_sends_plain_group_names_in_the_id_token(realm: dict[str, Any]) -> None:
+    """PORTAL_ALLOWED_GROUPS compares names exactly: "Full group path" must be off."""
+    mappers = [
+        mapper
+        for mapper in portal_client(realm).get("protocolMappers", [])
+        if mapper["protocolMapper"] == "oidc-group-membership-mapper"
+    ]
+    assert len(mappers) == 1
+    config = mappers[0]["config"]
+    assert mappers[0]["protocol"] == "openid-connect"
+    assert config["claim.name"] == "groups"
+    assert config["full.path"] == "false"
+    assert config["id.token.claim"] == "true"
+    assert config["userinfo.token.claim"] == "true"
+
+
+def test_the_realm_has_the_customers_group_the_readme_names(realm: dict[str, Any]) -> None:
+    assert [(g["name"], g["path"]) for g in realm["groups"]] == [("customers", "/customers")]
+    readme = README_PATH.read_text(encoding="utf-8")
+    assert "PORTAL_ALLOWED_GROUPS=customers" in readme
+    assert "Full group path is off" in readme
+
+
 def test_references_inside_the_file_resolve(realm: dict[str, Any]) -> None:
     flows = flows_by_alias(realm)
     configs = configs_by_alias(realm)
