@@ -985,6 +985,54 @@ def test_post_logout_uri_is_registered_only_when_asked_and_typed_logout() -> Non
     ]
 
 
+def bindings_of(after: FakeAuthentik) -> list[dict[str, Any]]:
+    return after.objects.get("authentik_policies.policybinding", [])
+
+
+def test_by_default_every_user_may_reach_the_portal() -> None:
+    assert Blueprint(blueprint_text()).raw["context"]["allowed_group"] == ""
+    after = apply_blueprint(blueprint_text(), env=ENV)
+    assert bindings_of(after) == []
+
+
+def test_allowed_group_binds_a_new_group_to_the_application() -> None:
+    after = apply_blueprint(blueprint_text(), env=ENV, context={"allowed_group": "customers"})
+    group = after.find("authentik_core.group", {"name": "customers"})
+    application = after.find("authentik_core.application", {"slug": "customer-portal"})
+    assert group is not None and application is not None
+    [binding] = bindings_of(after)
+    assert binding["target"] == application["pk"]
+    assert binding["group"] == group["pk"]
+    assert binding["enabled"] is True and binding["negate"] is False
+    assert binding["failure_result"] is False  # a policy error refuses, never admits
+
+
+def test_allowed_group_never_changes_a_group_that_exists() -> None:
+    before = FakeAuthentik.fresh()
+    existing = before.add("authentik_core.group", {"name": "customers", "users": [7, 8]})
+    after = apply_blueprint(
+        blueprint_text(), env=ENV, context={"allowed_group": "customers"}, authentik=before
+    )
+    assert after.objects["authentik_core.group"] == [existing]
+    [binding] = bindings_of(after)
+    assert binding["group"] == existing["pk"]
+
+
+def test_the_profile_scope_that_carries_groups_is_mapped_and_the_readme_says_so(
+    bp: Blueprint,
+) -> None:
+    mappings = bp.value(bp.provider(), "property_mappings")
+    profile = placeholder_pk(
+        "authentik_providers_oauth2.scopemapping",
+        json.dumps([["managed", "goauthentik.io/providers/oauth2/scope-profile"]]),
+    )
+    assert profile in mappings
+    assert bp.value(bp.provider(), "include_claims_in_id_token") is True
+    readme = README_PATH.read_text(encoding="utf-8")
+    assert "`groups` claim with the **profile** scope" in readme
+    assert "PORTAL_ALLOWED_GROUPS=customers" in readme
+
+
 def test_readme_blueprint_and_portal_check_tell_one_post_logout_story() -> None:
     from portal.checklist import AUTHENTIK_POST_LOGOUT_NOTE
 
