@@ -44,7 +44,7 @@ class StoredRecords:
     def count(self) -> int:
         return len(self.values())
 
-    def holding(self, needle: str) -> list[str]:
+    def holding(self, needle: str | bytes) -> list[str]:
         """The records whose bytes contain ``needle``."""
-        data = needle.encode()
+        data = needle.encode() if isinstance(needle, str) else needle
         return [key for key, value in self.values().items() if data in value]
