@@ -58,8 +58,9 @@ class Customer:
     name: str
     #: The login name (``preferred_username``), or "".
     username: str
-    #: The ID token's ``groups`` claim (authentik sends it, Keycloak with a group mapper);
-    #: empty when the ID token has none.
+    #: The customer's groups: the PORTAL_GROUPS_CLAIM claim (``groups`` by default; authentik
+    #: sends it, Keycloak with a group mapper) of the ID token, else of userinfo; empty when
+    #: the IdP sent none.
     groups: tuple[str, ...]
     #: When the customer last signed in at the IdP (``auth_time``), in seconds since the epoch.
     auth_time: float

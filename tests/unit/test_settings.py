@@ -77,6 +77,10 @@ BAD = [
     ("PORTAL_ID_TOKEN_ALGORITHMS", "none", "asymmetric"),
     ("PORTAL_RATE_LIMIT", "lots", "per minute"),
     ("PORTAL_HTTP_TIMEOUT", "0", "between"),
+    ("PORTAL_LOG_FORMAT", "xml", "'text' or 'json'"),
+    ("PORTAL_GROUPS_CLAIM", "groups claim", "a claim name"),
+    ("PORTAL_METRICS_ALLOW", "127.0.0.1/32,intranet", "networks"),
+    ("PORTAL_METRICS_ALLOW", "10.0.0.0/33", "networks"),
 ]
 
 
@@ -89,6 +93,25 @@ def test_bad_setting_names_the_variable(tmp_path, variable, value, message):
     assert excinfo.value.variable == variable
     assert message in str(excinfo.value)
     assert "\n" not in str(excinfo.value)
+
+
+def test_production_settings_defaults_and_values(tmp_path):
+    s = Settings.from_env(portal_env(tmp_path))
+    assert (s.log_format, s.allowed_groups, s.groups_claim) == ("text", (), "groups")
+    assert s.metrics_allow == ("127.0.0.1/32", "::1/128")
+    s = Settings.from_env(
+        portal_env(
+            tmp_path,
+            PORTAL_LOG_FORMAT="JSON",
+            PORTAL_ALLOWED_GROUPS=" customers , partners,,",
+            PORTAL_GROUPS_CLAIM="roles",
+            PORTAL_METRICS_ALLOW="10.0.0.7, 2001:db8::/32",
+        )
+    )
+    assert s.log_format == "json"
+    assert s.allowed_groups == ("customers", "partners")
+    assert s.groups_claim == "roles"
+    assert s.metrics_allow == ("10.0.0.7/32", "2001:db8::/32")
 
 
 def test_loopback_hosts_may_use_http(tmp_path):
@@ -166,6 +189,10 @@ OPTIONAL_VARIABLES = (
     "PORTAL_TRUSTED_PROXIES",
     "PORTAL_RATE_LIMIT",
     "PORTAL_LOG_LEVEL",
+    "PORTAL_LOG_FORMAT",
+    "PORTAL_ALLOWED_GROUPS",
+    "PORTAL_GROUPS_CLAIM",
+    "PORTAL_METRICS_ALLOW",
     "PORTAL_ENV_FILE",
     "PORTAL_TEST_CLOCK_FILE",
 )
