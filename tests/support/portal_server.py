@@ -26,6 +26,7 @@ class LivePortal:
         client_secret: str = CLIENT_SECRET,
         env: dict[str, str] | None = None,
         name: str = "portal",
+        workers: int = 1,
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -58,7 +59,7 @@ class LivePortal:
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",
-                "1",
+                str(workers),
                 "--threads",
                 "8",
                 "portal:create_app()",
