@@ -69,10 +69,10 @@ def username() -> Response:
     if request.method == "POST":
         name = request.form.get("username", "").strip()
         if not name:
-            return _page("username.html", status=400, error="Enter your username.")
+            return _page("username.html", status=400, error="Enter your username.", username=name)
         if len(name) > config.MAX_USERNAME_LENGTH:
             log.info("username refused: %d characters", len(name))
-            return _page("username.html", status=400, error=USERNAME_TOO_LONG)
+            return _page("username.html", status=400, error=USERNAME_TOO_LONG, username=name)
         flow.begin_login(name, clock.now())
         return redirect(url_for("login.password"))
     return _page("username.html")

@@ -12,11 +12,13 @@ from collections.abc import Mapping
 from flask import Flask
 
 from portal import audit
+from portal import display
 from portal import errors
 from portal import logs
 from portal import metrics
 from portal import provider
 from portal import security
+from portal import session_notice
 from portal import sessions
 from portal.api import Customer
 from portal.api import current_customer
@@ -60,9 +62,11 @@ def create_app(
 
     logs.init_app(app, settings)
     sessions.init_app(app, settings, clock)
+    session_notice.init_app(app)  # after sessions, before the CSRF check of security
     provider.init_app(app, settings, clock)
     security.init_app(app, settings)
     errors.init_app(app)
+    display.init_app(app)
     metrics.init_app(app, settings)
     audit.init_app(app)
 

@@ -14,6 +14,7 @@ secret, as authentik does without a signing key) and leaves ``aud`` membership t
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -218,6 +219,32 @@ def check_groups(groups: Iterable[str] | None, allowed: Iterable[str], claim: st
         raise NotInAllowedGroup(f"no {claim!r} claim, and PORTAL_ALLOWED_GROUPS is set")
     if not wanted & set(groups):
         raise NotInAllowedGroup(f"{claim!r} lists none of the allowed groups")
+
+
+def signed_in_during_login(
+    claims: Mapping[str, Any], *, login_started_at: float, now: float
+) -> bool:
+    """Whether the IdP asked the customer to sign in (password, code) during this login.
+
+    Core 2 defines ``auth_time`` as the time of the End-User authentication: a sign-in during
+    this login has an ``auth_time`` after the moment the portal sent the browser to the IdP,
+    while a login that passed silently through a live SSO session carries the earlier one.
+
+    The IdP's clock may differ from the portal's by more than a login lasts, so the start is
+    moved onto the IdP's clock: the ID token was issued (``iat``) moments ago, and the login
+    started ``now - login_started_at`` seconds before that (an estimate never later than the
+    true start, since ``iat`` is rounded down). ``auth_time`` is whole seconds too, so a sign-in
+    in the same second as that estimate counts as during the login: a silent Login pressed
+    within a second or two of the sign-in shows the redirection page once more (harmless),
+    and an interactive one is never taken for silent.
+    """
+    auth_time = claims.get("auth_time")
+    if not _is_number(auth_time):
+        return True
+    issued_at = claims.get("iat")
+    idp_now = float(issued_at) if _is_number(issued_at) else now
+    started_on_idp_clock = idp_now - max(0.0, now - login_started_at)
+    return float(auth_time) >= math.floor(started_on_idp_clock)
 
 
 def check_userinfo_subject(userinfo: Mapping[str, Any], id_token_sub: str) -> None:

@@ -79,6 +79,9 @@ class LoginResult:
     profile: dict[str, Any]
     next_target: str
     flow: dict[str, Any] = field(default_factory=dict)
+    #: The IdP asked for a password or a code during this login (see
+    #: :func:`portal.oidc.signed_in_during_login`); False when it passed through a live SSO.
+    interactive: bool = True
 
 
 class PortalOAuth2App(FlaskOAuth2App):
@@ -265,6 +268,9 @@ class Provider:
             profile=profile,
             next_target=data.get("next") or "/account",
             flow=dict(data.get("flow") or {}),
+            interactive=oidc.signed_in_during_login(
+                claims, login_started_at=float(data.get("started_at", 0)), now=now
+            ),
         )
         if self.settings.require_mfa:
             try:

@@ -98,9 +98,13 @@ def callback() -> Response:
         cause = "ended" if isinstance(exc, sessions.LoginEnded) else "store_unavailable"
         audit.login_refused(cause, str(exc), **_who(result.claims))
         raise
-    sessions.remember("continue_to", result.next_target)
     log.info("login ok sub=%s amr=%s", started.sub, ",".join(started.amr))
     audit.login_ok(sub=started.sub, sid=started.sid, amr=started.amr)
+    if not result.interactive:
+        # Login passed silently through the live SSO session: no extra click (user guide:
+        # "you can click Login and get logged in"). The redirection page follows a sign-in.
+        return redirect(result.next_target)
+    sessions.remember("continue_to", result.next_target)
     return redirect(url_for("auth.signed_in"))
 
 
@@ -128,7 +132,11 @@ def _missing_mfa(exc: provider.MfaEvidenceMissing) -> Response:
 
 @bp.get("/auth/signed-in")
 def signed_in() -> Response | str:
-    """The documented redirection page: "You're signed in as ...", then Continue."""
+    """The documented redirection page: "You're signed in as ...", then Continue.
+
+    Shown after an interactive sign-in only (first login, or whenever the IdP asked for a
+    password or a code); a silent login goes straight to its target.
+    """
     active = sessions.current()
     if active is None:
         return redirect(url_for("public.landing"))

@@ -33,7 +33,7 @@ def test_log_out_then_log_out_everywhere_leaves_no_trace(stack, redis_url):
     assert confirm.find_form(button="Log out") is not None  # the IdP asks the customer
     done = confirm.submit(button="Log out")
     assert done.path == "/logged-out"
-    assert "You are logged out everywhere." in done.text
+    assert "You are logged out everywhere" in done.text
 
     visited = journey.browser.history[seen_before:]
     for url in visited:

@@ -34,7 +34,7 @@ def test_log_out_everywhere_then_login_asks_for_everything(stack):
     journey.first_login(user)
     page = journey.logout_everywhere()
     assert page.path == "/logged-out"
-    assert "You are logged out everywhere." in page.text
+    assert "You are logged out everywhere" in page.text
     account = journey.login(user)
     assert journey.seen_idp_screens == ["username", "password", "totp-code"]
     assert account.path == "/account"
@@ -48,6 +48,6 @@ def test_log_out_everywhere_from_the_logged_out_page(stack):
     # no ID token is kept after "Log out", so the IdP asks before ending the SSO session
     assert confirm.url.startswith(stack.idp.url), confirm.url
     page = confirm.submit(button="Log out")
-    assert "You are logged out everywhere." in page.text
+    assert "You are logged out everywhere" in page.text
     journey.login(user)
     assert journey.seen_idp_screens[0] == "username"

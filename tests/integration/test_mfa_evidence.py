@@ -45,7 +45,7 @@ def test_fresh_sign_in_required_for_sign_in_details(own_stack):
     journey.first_login(user)
     recent = journey.open("/account/security")
     assert recent.path == "/account/security"
-    assert "pwd, otp, mfa" in recent.text
+    assert "Password and authenticator app" in recent.text  # amr pwd, otp, mfa
     stack.advance_clocks(11 * 60)
     confirm = journey.open("/account/security")
     assert "Confirm your sign-in" in confirm.text

@@ -64,7 +64,7 @@ def test_first_login_silent_login_and_log_out_everywhere(deployed):
     journey.logout()
     assert journey.silent_login().path == "/account"
     page = journey.logout_everywhere()
-    assert "You are logged out everywhere." in page.text
+    assert "You are logged out everywhere" in page.text
     journey.login(user)
     assert journey.seen_idp_screens == ["username", "password", "totp-code"]
 

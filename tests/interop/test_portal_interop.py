@@ -97,7 +97,7 @@ def test_full_login(stack):
     assert "Alice Interop" in account.text
     assert "code=" not in account.url
     security = browser.get(f"{portal.url}/account/security")
-    assert "pwd, otp" in security.text
+    assert "Password and authenticator app" in security.text  # amr ["pwd", "otp"]
 
 
 def test_silent_login_after_local_logout(stack):
@@ -107,9 +107,15 @@ def test_silent_login_after_local_logout(stack):
     logged_out = browser.get(f"{portal.url}/logged-out?scope=portal")
     assert "You are still signed in to Interop provider" in logged_out.text
     page = logged_out.click("Login")
-    # no form at the provider: straight back to the portal's redirection page
-    assert page.path == "/auth/signed-in"
-    assert "You're signed in as Alice Interop" in page.text
+    # no form at the provider: straight back into the portal. The provider's clock cannot be
+    # moved, and auth_time has whole seconds, so a Login this close to the sign-in may still
+    # get the redirection page (tests/unit/test_redirection_page_after_sign_in_only.py and
+    # the dev IdP journeys pin the rule with moved clocks).
+    if page.path == "/auth/signed-in":
+        assert "You're signed in as Alice Interop" in page.text
+        page = page.click("Continue")
+    assert page.path == "/account", page.url
+    assert "Alice Interop" in page.text
 
 
 def test_log_out_everywhere_then_login_asks_again(stack):
@@ -120,7 +126,7 @@ def test_log_out_everywhere_then_login_asks_again(stack):
     assert confirm.url.startswith(provider.url)
     done = confirm.submit(button=LOGOUT_BUTTON)
     assert done.path == "/logged-out"
-    assert "You are logged out everywhere." in done.text
+    assert "You are logged out everywhere" in done.text
     again = done.click("Login")
     assert again.url.startswith(provider.url)
     assert "Interop provider" in again.text
@@ -137,7 +143,7 @@ def test_log_out_everywhere_from_the_logged_out_page_sends_no_token(stack):
     assert confirm.url.startswith(provider.url)
     done = confirm.submit(button=LOGOUT_BUTTON)  # the provider asks, without a hint
     assert done.path == "/logged-out"
-    assert "You are logged out everywhere." in done.text
+    assert "You are logged out everywhere" in done.text
     assert not [url for url in browser.history[seen:] if "id_token_hint" in url]
     again = done.click("Login")
     assert again.url.startswith(provider.url)

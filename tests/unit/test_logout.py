@@ -46,7 +46,7 @@ def test_logout_everywhere_sends_hint_uri_and_state(tmp_path, idp):
     assert client.get("/account").status_code == 302  # portal session already ended
 
     back = client.get("/logged-out", query_string={"state": params["state"]})
-    assert "You are logged out everywhere." in back.get_data(as_text=True)
+    assert "You are logged out everywhere" in back.get_data(as_text=True)
     # the state works once
     again = client.get("/logged-out", query_string={"state": params["state"]})
     assert "could not confirm" in again.get_data(as_text=True)

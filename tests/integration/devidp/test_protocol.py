@@ -82,7 +82,8 @@ def test_first_login_shows_the_documented_screens_and_enrols_totp(journey, brows
     landing, auth = journey.start()
     soup = landing.soup
     assert soup.html["lang"]
-    assert f"Welcome to {BRAND} Auth!" in soup.h1.get_text()
+    assert f"Welcome to {BRAND} Auth!" in soup.find(class_="welcome").get_text()
+    assert soup.h1.get_text() == "Log in"  # the page's heading is the task
     assert landing.field_names() == ["username"]
     assert landing.button_labels() == ["Log in"]
     assert soup.find("label", attrs={"for": "username"})
@@ -95,17 +96,20 @@ def test_first_login_shows_the_documented_screens_and_enrols_totp(journey, brows
 
     landing = browser.submit(landing, password="demo-password-2fa")
     setup = landing.soup
-    secret = setup.find("code", id="totp-secret").get_text(strip=True)
-    uri = setup.find("input", id="otpauth-uri")
-    assert uri.has_attr("readonly")
-    assert uri["value"] == (
+    assert setup.h1.get_text() == "Set up two-factor authentication"
+    key = setup.find("code", id="totp-secret")
+    secret = key.get_text(strip=True)
+    assert [len(group.get_text()) for group in key.find_all("span")] == [4] * 8  # in fours
+    link = setup.find("a", id="otpauth-link")  # tap to add, on the phone with the app
+    assert link.get_text(strip=True) == "Add to authenticator app"
+    assert link["href"] == (
         f"otpauth://totp/Example%20Business:demo?secret={secret}&issuer=Example%20Business"
         "&algorithm=SHA1&digits=6&period=30"
     )
     assert setup.find("figure", id="totp-qr").find("svg") is not None
-    copy = setup.find("button", id="copy-uri")
-    assert copy["type"] == "button" and copy["data-copy-target"] == "otpauth-uri"
-    assert copy.get_text(strip=True) == "Copy"
+    copy = setup.find("button", id="copy-secret")  # copies the key alone
+    assert copy["type"] == "button" and copy["data-copy-text"] == secret
+    assert copy.get_text(strip=True) == "Copy key"
     assert setup.find("label", attrs={"for": "code"}).get_text(strip=True) == "TOTP code"
     assert landing.button_labels() == ["Continue"]  # the copy button is outside the form
     script = setup.find("script", src=True)
