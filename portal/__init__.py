@@ -72,11 +72,13 @@ def create_app(
 
     from portal.views import account
     from portal.views import auth
+    from portal.views import devices
     from portal.views import public
 
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(devices.bp)
 
     @app.context_processor
     def page_context() -> dict[str, object]:

@@ -14,10 +14,11 @@ Both store records with :mod:`portal.session_serializer` (MessagePack, never pic
 
 The index maps an IdP session id (``sid``) and a subject (``sub``) to the portal sessions
 that belong to them, so a back-channel logout deletes exactly those sessions without scanning
-the store. Beside it, per ``sid``: the first ``auth_time`` seen (the session's bound, see
+the store, and the devices page lists (and ends) a customer's sessions the same way. Beside
+it, per ``sid``: the first ``auth_time`` seen (the session's bound, see
 :func:`portal.sessions.start`) and, once a back-channel logout ended it, a tombstone (so a
-login whose callback was still running when the logout arrived cannot outlive it). Every key
-prefix is defined here, once.
+login whose callback was still running when the logout arrived cannot outlive it); per
+``sub``: its latest sign-in (time and browser label). Every key prefix is defined here, once.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from portal.clock import Clock
 from portal.redis_connection import RedisClient
 from portal.session_files import SessionFiles
 from portal.session_serializer import SessionSerializer
+from portal.session_serializer import decode_record
 
 log = logging.getLogger("portal.sessions")
 
@@ -55,6 +57,7 @@ log = logging.getLogger("portal.sessions")
 #   portal:sub:{T}               hash: ids of the subject's sessions (fields; values empty)
 #   portal:sid:{T}<sid>          hash: ids of the sessions of one IdP session
 #   portal:nosid:{T}             hash: ids of the subject's sessions whose ID token had no sid
+#   portal:last-sign-in:{T}      the subject's latest sign-in: "<unix time> <browser label>"
 #
 # The index is made of hashes rather than sets: Redis 7.0 keeps a small hash in a compact
 # listpack, a set of strings in a hash table, and the difference is a tenth of a session's
@@ -69,6 +72,9 @@ NOSID_PREFIX = "portal:nosid:"
 #: Per ``sid``: "<subject tag> <first auth_time>", so that a logout token with only a sid
 #: finds its slot, and a session is bounded by the first sign-in of its IdP session.
 SID_FIRST_PREFIX = "portal:sid-first:"
+#: Per subject: its latest sign-in, so the next one can show "Previous sign-in" (see
+#: portal.sessions.PREVIOUS_SIGN_IN_KEPT for how long).
+LAST_SIGN_IN_PREFIX = "portal:last-sign-in:"
 #: A ``sid`` ended by back-channel logout, remembered for the SSO bound.
 ENDED_SID_PREFIX = "portal:sid-ended:"
 JTI_PREFIX = "portal:jti:"
@@ -105,6 +111,10 @@ def nosid_key(sub: str) -> str:
 
 def sid_key(sid: str, tag: str) -> str:
     return f"{SID_PREFIX}{{{tag}}}{sid}"
+
+
+def last_sign_in_key(sub: str) -> str:
+    return f"{LAST_SIGN_IN_PREFIX}{{{subject_tag(sub)}}}"
 
 
 #: The session key under which sessions.py keeps the signed-in state; read here only to
@@ -301,6 +311,33 @@ class SessionIndex(ABC):
     def ping(self) -> None:
         """Raise :class:`StoreUnavailable` when the store cannot be reached."""
 
+    # --- the devices page ----------------------------------------------------------------
+
+    @abstractmethod
+    def records_of(self, sub: str, *, limit: int) -> tuple[dict[str, dict[str, Any]], int]:
+        """The stored records of the subject's sessions, by session id, read through its
+        sub index (never a scan of the store), and how many ids the index holds.
+
+        At most ``limit`` ids are read (sorted, so the same ones each time). Ids whose record
+        is gone (expired, ended) or unreadable are left out; the index keeps them, since a
+        login indexes its session before the record is written.
+        """
+
+    @abstractmethod
+    def end_one(self, session_id: str, *, sub: str, sid: str | None) -> None:
+        """Delete one session of this subject and its index entries, in one step.
+
+        As a back-channel logout: the record is deleted, and later saves of a request in
+        flight only update a record that still exists, so it cannot come back.
+        """
+
+    @abstractmethod
+    def swap_last_sign_in(
+        self, sub: str, at: int, browser: str, *, ttl: int
+    ) -> tuple[int, str] | None:
+        """Remember this sign-in of ``sub`` for ``ttl`` seconds; return the one it replaces
+        (time, browser label), or None when none is remembered."""
+
 
 def _index_keys(sid: str | None, sub: str) -> list[str]:
     return [sub_key(sub), sid_key(sid, subject_tag(sub)) if sid else nosid_key(sub)]
@@ -314,6 +351,7 @@ def _logout_keys(sid: str, tag: str, sub: str | None) -> list[str]:
 # them out of the hashes (KEYS[1..n]); the hashes go once empty. Every key is declared and all
 # share the subject's slot, so the step is atomic and legal in a Redis Cluster. Returns how
 # many ids the hashes still hold: sessions that joined between the read and this step.
+# The devices page's End runs it for one session, with its sub and sid (or nosid) hashes.
 # The "#!lua" line makes Redis 7 refuse a key of another slot even when the same node holds
 # it, so a broken layout fails in every test, not only when keys happen to spread out.
 _END_SCRIPT = """#!lua
@@ -431,6 +469,45 @@ class RedisSessionIndex(SessionIndex):
         except STORE_ERRORS as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
 
+    def records_of(self, sub: str, *, limit: int) -> tuple[dict[str, dict[str, Any]], int]:
+        try:
+            ids = sorted(m.decode() for m in self.client.hkeys(sub_key(sub)))
+            chosen = ids[:limit]
+            # one MGET: the records carry the subject's hash tag, so they share one slot
+            raw = self.client.mget([store_key(i) for i in chosen]) if chosen else []
+        except STORE_ERRORS as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        return _decoded(chosen, raw), len(ids)
+
+    def end_one(self, session_id: str, *, sub: str, sid: str | None) -> None:
+        index_keys = _index_keys(sid, sub)
+        try:
+            self._end(keys=[*index_keys, store_key(session_id)], args=[len(index_keys), session_id])
+        except STORE_ERRORS as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+
+    def swap_last_sign_in(
+        self, sub: str, at: int, browser: str, *, ttl: int
+    ) -> tuple[int, str] | None:
+        try:
+            # SET ... GET: write this sign-in and read the previous one in one command
+            previous = self.client.set(last_sign_in_key(sub), f"{at} {browser}", ex=ttl, get=True)
+        except STORE_ERRORS as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        if previous is None:
+            return None
+        when, _, label = previous.decode(errors="replace").partition(" ")
+        return (int(when), label) if when.isdigit() else None
+
+
+def _decoded(ids: list[str], raw: list[bytes | None]) -> dict[str, dict[str, Any]]:
+    records = {}
+    for session_id, value in zip(ids, raw, strict=True):
+        record = decode_record(value) if value is not None else None
+        if record is not None:
+            records[session_id] = record
+    return records
+
 
 class FileSessionIndex(SessionIndex):
     """The same index in the session folder, beside the sessions.
@@ -509,3 +586,34 @@ class FileSessionIndex(SessionIndex):
             self.cache.has(JTI_PREFIX + "ping")
         except OSError as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
+
+    def records_of(self, sub: str, *, limit: int) -> tuple[dict[str, dict[str, Any]], int]:
+        ids = sorted(self.cache.get(sub_key(sub)) or ())
+        records = {}
+        for session_id in ids[:limit]:
+            record = self.cache.get(store_key(session_id))
+            if isinstance(record, dict):
+                records[session_id] = record
+        return records, len(ids)
+
+    def end_one(self, session_id: str, *, sub: str, sid: str | None) -> None:
+        with self._lock:
+            self.cache.delete(store_key(session_id))
+            for key in _index_keys(sid, sub):
+                members = set(self.cache.get(key) or ())
+                members.discard(session_id)
+                if members:
+                    self.cache.set(key, sorted(members), timeout=max(1, self._remaining(key)))
+                else:
+                    self.cache.delete(key)
+
+    def swap_last_sign_in(
+        self, sub: str, at: int, browser: str, *, ttl: int
+    ) -> tuple[int, str] | None:
+        key = last_sign_in_key(sub)
+        with self._lock:
+            previous = self.cache.get(key)
+            self.cache.set(key, [at, browser], timeout=ttl)
+        if isinstance(previous, list) and len(previous) == 2:
+            return int(previous[0]), str(previous[1])
+        return None

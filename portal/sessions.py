@@ -1,4 +1,5 @@
-"""The portal session's lifecycle: start, current, touch, end, end_by_sid, end_by_sub.
+"""The portal session's lifecycle: start, current, touch, end, end_by_sid, end_by_sub, and
+the customer's own view of it: devices, end_device, and the previous sign-in.
 
 No other module reads or writes the signed-in state in ``flask.session``. The rules of
 DESIGN.md's "Session semantics" table live here: a session never outlives
@@ -23,6 +24,7 @@ from flask import g
 from flask import session
 
 from portal import audit
+from portal import device_info
 from portal.clock import Clock
 from portal.errors import error_page
 from portal.redis_connection import connect
@@ -54,6 +56,13 @@ HOST_COOKIE_NAME = "__Host-portal_session"
 #: The cookie on http (loopback only, demo and tests), where ``__Host-`` cannot be used.
 PLAIN_COOKIE_NAME = "portal_session"
 
+#: How long a customer's latest sign-in (time and browser label) is kept for "Previous
+#: sign-in": 90 days from that sign-in; each sign-in replaces it and starts the 90 days again.
+PREVIOUS_SIGN_IN_KEPT = 90 * 24 * 3600
+#: Most sessions read for the devices page, so that its cost stays bounded however often a
+#: customer signed in within 12 hours (the page says when there are more).
+MAX_DEVICES_LISTED = 50
+
 
 class LoginEnded(Exception):
     """The IdP session of this login is over already; no portal session is created."""
@@ -80,6 +89,12 @@ class PortalSession:
     ends_at: float
     #: The ID token's ``groups`` claim, for ``portal.current_customer()``; empty when absent.
     groups: tuple[str, ...] = ()
+    #: The browser and system this session started on ("Firefox on Windows") and the client's
+    #: network (packed /24 or /48), for the devices page; see portal.device_info.
+    device: str = ""
+    network: bytes = b""
+    #: The customer's sign-in before this one: (unix time, browser label), or None.
+    previous_sign_in: tuple[int, str] | None = None
 
     @property
     def display_name(self) -> str:
@@ -91,12 +106,14 @@ class PortalSession:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> PortalSession:
         groups = tuple(state.get("groups", ()))
+        previous = state.get("previous_sign_in")
         return cls(
             **{
                 **state,
                 "id_token": _unpack_jwt(state.get("id_token")),
                 "amr": tuple(state.get("amr", ())),
                 "groups": groups,
+                "previous_sign_in": tuple(previous) if isinstance(previous, list) else None,
             }
         )
 
@@ -214,6 +231,7 @@ def start(claims: dict[str, Any], id_token: str, profile: dict[str, Any]) -> Por
     ends_at = min(first_auth_time, auth_time) + settings.sso_max_age
     if ends_at <= now:
         raise LoginEnded(f"IdP session sid={sid} began more than PORTAL_SSO_MAX_AGE ago")
+    device, network = device_info.of_this_request()
     started = PortalSession(
         sub=claims["sub"],
         sid=sid,
@@ -227,6 +245,9 @@ def start(claims: dict[str, Any], id_token: str, profile: dict[str, Any]) -> Por
         last_seen=now,
         ends_at=ends_at,
         groups=_groups(profile if "groups" in profile else claims),
+        device=device,
+        network=network,
+        previous_sign_in=_swap_previous_sign_in(claims["sub"], now, device),
     )
     session.clear()
     current_app.session_interface.rotate(session, sub=started.sub)  # type: ignore[attr-defined]
@@ -240,6 +261,12 @@ def start(claims: dict[str, Any], id_token: str, profile: dict[str, Any]) -> Por
     session.new_login = True  # type: ignore[attr-defined]  # the one save that may create it
     g.portal_session = started
     return started
+
+
+def _swap_previous_sign_in(sub: str, now: float, device: str) -> tuple[int, str] | None:
+    """Remember this sign-in for PREVIOUS_SIGN_IN_KEPT and return the one before it, which
+    the account page shows so that a customer may notice a sign-in that was not theirs."""
+    return index().swap_last_sign_in(sub, int(now), device, ttl=PREVIOUS_SIGN_IN_KEPT)
 
 
 def _groups(claims: dict[str, Any]) -> tuple[str, ...]:
@@ -324,6 +351,88 @@ def end_by_sid(sid: str, *, sub: str | None = None) -> int:
 def end_by_sub(sub: str) -> int:
     """Back-channel logout without sid: every portal session of that subject."""
     return index().end_by_sub(sub)
+
+
+@dataclass(frozen=True)
+class Device:
+    """One live portal session of the customer, as the devices page shows it."""
+
+    #: How the page's End form names the session (the id itself is a credential).
+    handle: str
+    #: Browser and system, e.g. "Firefox on Windows".
+    browser: str
+    #: The client's network, e.g. "203.0.113.0/24", or "".
+    network: str
+    started_at: float
+    #: The last activity, to TOUCH_GRANULARITY seconds.
+    last_seen: float
+    this_device: bool
+
+
+def devices() -> tuple[list[Device], bool]:
+    """The signed-in customer's live portal sessions, this device first, then the most
+    recently active; and whether the index lists more than MAX_DEVICES_LISTED (the rest are
+    not read). Read through the subject's index, never a scan of the store."""
+    active = current()
+    assert active is not None, "devices() needs a signed-in customer"
+    this_id = session.sid  # type: ignore[attr-defined]
+    live, more = _live_sessions(active, this_id)
+    found = [
+        Device(
+            handle=device_info.handle(session_id),
+            browser=other.device or device_info.UNKNOWN_BROWSER,
+            network=device_info.network_text(other.network),
+            started_at=other.started_at,
+            last_seen=other.last_seen,
+            this_device=session_id == this_id,
+        )
+        for session_id, other in live.items()
+    ]
+    found.sort(key=lambda d: (not d.this_device, -d.last_seen))
+    return found, more
+
+
+def end_device(handle: str) -> PortalSession | None:
+    """End another live portal session of the signed-in customer, named by its handle.
+
+    The record and its index entries go in one step, as with a back-channel logout, so the
+    device is signed out at its next request, on any process. The SSO session at the IdP is
+    untouched. Returns the ended session, or None when none of the customer's other live
+    sessions has that handle (ended meanwhile, or not theirs).
+    """
+    active = current()
+    assert active is not None, "end_device() needs a signed-in customer"
+    this_id = session.sid  # type: ignore[attr-defined]
+    for session_id, other in _live_sessions(active, this_id)[0].items():
+        if session_id != this_id and device_info.handle(session_id) == handle:
+            index().end_one(session_id, sub=active.sub, sid=other.sid)
+            return other
+    return None
+
+
+def this_device_handle() -> str:
+    return device_info.handle(session.sid)  # type: ignore[attr-defined]
+
+
+def _live_sessions(active: PortalSession, this_id: str) -> tuple[dict[str, PortalSession], bool]:
+    """The subject's sessions whose record is readable and within both bounds (of the first
+    MAX_DEVICES_LISTED ids of its index), this one always included; and whether the index
+    holds more ids than were read."""
+    records, listed = index().records_of(active.sub, limit=MAX_DEVICES_LISTED)
+    now, idle_timeout = _clock().now(), _settings().idle_timeout
+    live: dict[str, PortalSession] = {}
+    for session_id, record in records.items():
+        state = record.get(STATE_KEY)
+        if not isinstance(state, dict):
+            continue
+        try:
+            other = PortalSession.from_state(state)
+        except TypeError:
+            continue
+        if other.sub == active.sub and now < other.ends_at and now - other.last_seen < idle_timeout:
+            live[session_id] = other
+    live[this_id] = active  # this request's view of it is the freshest
+    return live, listed > MAX_DEVICES_LISTED
 
 
 def _login_ended(exc: LoginEnded) -> Response:
