@@ -114,9 +114,17 @@ def _who(claims: dict) -> dict[str, str | None]:
 
 
 def _not_in_allowed_group(exc: provider.GroupRefused) -> Response:
-    """Signed in at the IdP, but not allowed here: no portal session is created."""
+    """Signed in at the IdP, but not allowed here: no portal session is created, and the
+    browser leaves the code-bearing callback URL for the explanation."""
     log.warning("login refused: %s", exc.reason)
     audit.login_refused(exc.cause, exc.reason, **_who(exc.result.claims))
+    return redirect(url_for("auth.no_access"), 303)
+
+
+@bp.get("/auth/no-access")
+def no_access() -> Response:
+    """The PORTAL_ALLOWED_GROUPS refusal page. Static: it stores nothing and says nothing
+    about who asked."""
     return error_page("group", 403, login=False)
 
 

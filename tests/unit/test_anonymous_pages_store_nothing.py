@@ -28,6 +28,8 @@ ANONYMOUS_REQUESTS = [
     ("GET", "/account/security"),
     ("GET", "/auth/signed-in"),
     ("GET", "/auth/callback?state=forged&code=forged"),
+    ("GET", "/auth/no-access"),
+    ("GET", "/metrics"),
     ("GET", "/static/portal.css"),
     ("POST", "/logout"),
     ("POST", "/logout/everywhere"),

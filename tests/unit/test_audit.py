@@ -35,6 +35,7 @@ EVENTS = (
     "session.ended.backchannel",
     "session.ended.max_age",
     "session.ended.idle",
+    "session.ended.device",
 )
 
 
@@ -134,7 +135,7 @@ def test_a_refused_login_is_one_warning_with_its_reason(
     portal_app, mock_idp, trail, claims, reason
 ):
     response = mock_idp.login(portal_app.test_client(), sub="refused-1", **claims)
-    assert response.status_code in (403, 502)
+    assert response.status_code in (303, 502)
     [line] = trail()
     assert line.event == "login.refused" and line.levelname == "WARNING"
     assert line.fields["reason"] == reason
@@ -180,5 +181,6 @@ def test_the_readme_lists_exactly_the_events_the_portal_emits():
     assert documented == set(EVENTS)
     emitted = {audit.LOGIN_OK, audit.LOGIN_REFUSED}
     emitted |= {audit.LOGOUT.format(kind=k) for k in ("portal", "everywhere")}
-    emitted |= {audit.SESSION_ENDED.format(reason=r) for r in ("backchannel", "max_age", "idle")}
+    reasons = ("backchannel", "max_age", "idle", "device")
+    emitted |= {audit.SESSION_ENDED.format(reason=r) for r in reasons}
     assert emitted == set(EVENTS)

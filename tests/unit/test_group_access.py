@@ -79,8 +79,12 @@ def test_a_non_member_is_refused_after_sign_in_without_a_session(
     client = portal_app.test_client()
     caplog.set_level(logging.INFO, logger="portal")
     response = mock_idp.login(client, sub="outsider-1", groups=groups)
+    assert response.status_code == 303  # away from the callback URL and its code
+    assert response.headers["Location"] == "/auth/no-access"
+    response = client.get("/auth/no-access")
     page = response.get_data(as_text=True)
     assert response.status_code == 403
+    assert response.headers["Cache-Control"] == "no-store"
     assert REFUSAL in page
     assert "help@x.test" in page
     assert "Traceback" not in page
@@ -125,7 +129,7 @@ def test_the_groups_claim_is_configurable(portal_app, mock_idp):
     member, other = portal_app.test_client(), portal_app.test_client()
     mock_idp.sign_in(member, roles=["admins"], groups=["customers"])
     assert signed_in(member)
-    assert mock_idp.login(other, roles=["users"], groups=["admins"]).status_code == 403
+    assert mock_idp.login(other, roles=["users"], groups=["admins"]).status_code == 303
     assert not signed_in(other)
 
 
