@@ -12,6 +12,7 @@ The events (the README's "Audit trail" lists them with their fields; keep the tw
 ``session.ended.backchannel``  the IdP ended its session; ``sessions`` portal sessions ended
 ``session.ended.max_age``      a session reached auth_time + PORTAL_SSO_MAX_AGE (12 hours)
 ``session.ended.idle``         a session was idle longer than PORTAL_IDLE_TIMEOUT
+``session.ended.device``       the customer ended another device's portal session (devices page)
 =============================  ==========================================================
 
 Every line carries ``sub`` (the IdP's subject), ``sid_hash`` (not the IdP's ``sid`` itself,
@@ -49,7 +50,7 @@ log = logging.getLogger("portal.audit")
 LOGIN_OK = "login.ok"
 LOGIN_REFUSED = "login.refused"
 LOGOUT = "logout.{kind}"  # portal, everywhere
-SESSION_ENDED = "session.ended.{reason}"  # backchannel, max_age, idle
+SESSION_ENDED = "session.ended.{reason}"  # backchannel, max_age, idle, device
 
 #: Longest user agent header looked at; longer ones are cut before parsing (regex cost).
 MAX_USER_AGENT = 512
@@ -98,7 +99,8 @@ def logout(kind: str, *, sub: str, sid: str | None) -> None:
 def session_ended(
     reason: str, *, sub: str | None, sid: str | None, sessions: int | None = None
 ) -> None:
-    """``reason``: "backchannel" (``sessions``: how many ended), "max_age" or "idle"."""
+    """``reason``: "backchannel" (``sessions``: how many ended), "max_age", "idle" or
+    "device" (the customer ended another device's session)."""
     count = 1 if sessions is None else sessions
     metrics.sessions_ended(reason, count)
     fields = {} if sessions is None else {"sessions": sessions}
@@ -115,7 +117,7 @@ def _emit(
 ) -> None:
     values: dict[str, Any] = {
         "sub": sub,
-        "sid_hash": sid_hash(sid),
+        "sid_hash": sid,
         "client": client_address() if has_request_context() else None,
         "user_agent": user_agent_family(request.headers.get("User-Agent", ""))
         if has_request_context()
