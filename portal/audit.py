@@ -117,7 +117,7 @@ def _emit(
 ) -> None:
     values: dict[str, Any] = {
         "sub": sub,
-        "sid_hash": sid,
+        "sid_hash": sid_hash(sid),
         "client": client_address() if has_request_context() else None,
         "user_agent": user_agent_family(request.headers.get("User-Agent", ""))
         if has_request_context()
