@@ -138,9 +138,9 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = record.exc_text
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
-        # ensure_ascii escapes every control character but DEL, which JSON allows raw
-        line = json.dumps(entry, ensure_ascii=True, default=str, separators=(",", ":"))
-        return line.replace("\x7f", "\\u007f")
+        # ensure_ascii writes everything outside printable ASCII (controls, DEL, U+2028,
+        # bidirectional overrides ...) as an escape: the line stays one line, as it reads
+        return json.dumps(entry, ensure_ascii=True, default=str, separators=(",", ":"))
 
 
 def _event_of(record: logging.LogRecord) -> tuple[str, dict[str, Any]]:
