@@ -45,6 +45,8 @@ class LivePortal:
             "PORTAL_SUPPORT_CONTACT": "support@example.com",
             "PORTAL_RATE_LIMIT": "1000 per minute",
             "PORTAL_LOG_LEVEL": "INFO",
+            # the workers' metrics files stay in the test's folder, even if the portal is killed
+            "PROMETHEUS_MULTIPROC_DIR": str(workdir / f"{name}-metrics"),
         }
         if redis_url:
             self.env.update(PORTAL_SESSION_BACKEND="redis", PORTAL_REDIS_URL=redis_url)
