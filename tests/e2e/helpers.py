@@ -196,3 +196,118 @@ def assert_fits(page: Page, *controls: Locator) -> None:
         assert box["x"] >= 0 and box["x"] + box["width"] <= limit + 0.5, (
             f"{control} is outside the {limit}px viewport on {page.url}: {box}"
         )
+
+
+# --- accessibility --------------------------------------------------------------------------
+
+#: The axe-core rule tags of WCAG 2.1, levels A and AA.
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def assert_accessible(page: Page, where: str) -> None:
+    """axe-core finds no violation of the WCAG 2.1 A and AA rules on the page as shown.
+
+    axe.min.js comes bundled in the ``axe-playwright-python`` wheel from PyPI (the ``test``
+    extra): nothing is downloaded at test time. Playwright evaluates it through the DevTools
+    protocol, so the pages' CSP (no inline script) stays as it is.
+    """
+    try:
+        from axe_playwright_python.sync_playwright import Axe
+    except ImportError:
+        unavailable("axe-playwright-python is not installed (the test extra)")
+    results = Axe().run(
+        page,
+        options={"runOnly": {"type": "tag", "values": WCAG_21_AA}, "resultTypes": ["violations"]},
+    )
+    assert results.violations_count == 0, f"{where} ({page.url}):\n{results.generate_report()}"
+
+
+# --- keyboard -------------------------------------------------------------------------------
+
+#: What a keyboard reaches with Tab (the pages set no positive tabindex).
+FOCUSABLE = (
+    "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), select, "
+    "textarea, [tabindex]:not([tabindex='-1'])"
+)
+_DESCRIBE = """el => {
+  if (!el || el === document.body || el === document.documentElement) return null;
+  const text = (el.innerText || el.value || el.getAttribute('aria-label') || '').trim();
+  return `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''} ${text}`.trim();
+}"""
+_FOCUS_SHOWN = """el => {
+  const style = getComputedStyle(el);
+  const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2;
+  return outline || style.boxShadow !== 'none';
+}"""
+
+
+def controls(page: Page) -> list[str]:
+    """The visible controls of the page, in document (so Tab) order."""
+    return page.eval_on_selector_all(
+        FOCUSABLE,
+        f"""els => els.filter(el => el.offsetParent !== null || el.getClientRects().length)
+                      .map({_DESCRIBE})""",
+    )
+
+
+def focused(page: Page) -> str | None:
+    return page.evaluate(f"({_DESCRIBE})(document.activeElement)")
+
+
+def assert_keyboard_pass(page: Page) -> None:
+    """Tab from the top reaches every control once, in order, each with a visible focus
+    indicator, and then leaves the page (no trap)."""
+    expected = controls(page)
+    for _ in range(len(expected) + 5):  # back to the top: focus leaves the page backwards
+        if focused(page) is None:
+            break
+        page.keyboard.press("Shift+Tab")
+    assert focused(page) is None, f"Shift+Tab cannot leave {focused(page)} on {page.url}"
+    reached: list[str] = []
+    for _ in range(len(expected) + 5):
+        page.keyboard.press("Tab")
+        now = focused(page)
+        if now is None:
+            break
+        reached.append(now)
+        shown = page.evaluate(f"({_FOCUS_SHOWN})(document.activeElement)")
+        assert shown, f"no visible focus on {now} ({page.url})"
+    else:
+        raise AssertionError(f"keyboard trap on {page.url}: Tab keeps cycling {reached}")
+    assert reached == expected, f"Tab order on {page.url}: {reached}, controls {expected}"
+
+
+def tab_to(page: Page, name: str) -> None:
+    """Press Tab until the control whose text starts with ``name`` (or whose id is
+    ``name``) has the focus."""
+    for _ in range(40):
+        now = focused(page)
+        if now is not None:
+            element, _, text = now.partition(" ")
+            if text.startswith(name) or element.endswith("#" + name):
+                return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {name!r} on {page.url}")
+
+
+# --- a quick first login --------------------------------------------------------------------
+
+
+def first_login(page: Page, stack, user) -> Authenticator:
+    """Landing, Login, username, password, TOTP setup, redirection page, account: the whole
+    first login without the walkthrough's checks. Returns the phone's authenticator."""
+    from playwright.sync_api import expect
+
+    page.goto(stack.portal.url + "/")
+    page.get_by_role("link", name="Login", exact=True).click()
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_role("button", name="Log in", exact=True).click()
+    page.get_by_label("Password").fill(user.password)
+    page.get_by_role("button", name="Continue", exact=True).click()
+    secret = "".join(page.locator("#totp-secret span").all_inner_texts())
+    phone = Authenticator(stack.idp, secret)
+    page.get_by_label("TOTP code").fill(phone.code())
+    page.get_by_role("button", name="Continue", exact=True).click()
+    page.get_by_role("link", name="Continue", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your account")
+    return phone
