@@ -3,9 +3,10 @@
 too; values can be overridden on the command line.
 
 Metrics: the workers count in prometheus_client's multiprocess mode, in PROMETHEUS_MULTIPROC_DIR
-(the deployer's, emptied of its old files here, or else a private temporary folder removed at
-exit). The variable is set when this module is read, before any worker, and before an app
-preloaded in the master (``--preload``), imports prometheus_client; see portal/metrics.py.
+(the deployer's, emptied of its old files at start, or else a private temporary folder removed
+at exit). ``on_starting`` sets it in the master before any worker starts, so before a worker
+first imports prometheus_client; an app preloaded in the master (``--preload``) would import it
+earlier, which is why the Procfile does not preload (see portal/metrics.py).
 
 Logs: with PORTAL_LOG_FORMAT=json, gunicorn's own lines (the master's, the access lines) go
 through the portal's JSON handler too, so every line of the process is one JSON object.
@@ -43,21 +44,30 @@ secure_scheme_headers: dict[str, str] = {}
 forwarder_headers = ""
 
 
-def _metrics_dir() -> tuple[str, bool]:
-    """The multiprocess folder, empty, and whether this process made it (and removes it)."""
+#: The multiprocess folder of this gunicorn ("path"), and whether it made it ("own").
+_metrics_folder: dict[str, object] = {}
+
+
+def _prepare_metrics_dir() -> None:
+    """Set PROMETHEUS_MULTIPROC_DIR for the workers, to an empty folder (in the master, from
+    ``on_starting``: nothing is changed when this file is merely read)."""
+    if "prometheus_client" in sys.modules:
+        print(
+            "portal: prometheus_client was imported before the workers started (--preload?): "
+            "each worker would count alone",
+            file=sys.stderr,
+        )
     named = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
     if not named:
         path = tempfile.mkdtemp(prefix="portal-metrics-")  # 0700: only the portal's user
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
-        return path, True
+        _metrics_folder.update(path=path, own=True)
+        return
     folder = Path(named)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     for old in folder.glob("*.db"):  # figures of a previous run are not this run's
         old.unlink()
-    return str(folder), False
-
-
-_METRICS_DIR, _OWN_METRICS_DIR = _metrics_dir()
+    _metrics_folder.update(path=str(folder), own=False)
 
 
 def _logconfig() -> dict | None:
@@ -99,8 +109,8 @@ def on_starting(server):
             prepare_session_dir(settings.session_dir)
     except SettingsError as exc:
         print(f"portal: configuration error: {exc}", file=sys.stderr)
-        on_exit(server)
         sys.exit(2)
+    _prepare_metrics_dir()
 
 
 def child_exit(server, worker):
@@ -108,9 +118,10 @@ def child_exit(server, worker):
     (its counters stay: what it counted happened)."""
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(worker.pid, _METRICS_DIR)
+    if "path" in _metrics_folder:
+        multiprocess.mark_process_dead(worker.pid, str(_metrics_folder["path"]))
 
 
 def on_exit(server):
-    if _OWN_METRICS_DIR:
-        shutil.rmtree(_METRICS_DIR, ignore_errors=True)
+    if _metrics_folder.get("own"):
+        shutil.rmtree(str(_metrics_folder["path"]), ignore_errors=True)

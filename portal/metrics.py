@@ -82,11 +82,13 @@ class Metrics:
     """The portal's metrics, registered in one registry (one per app, so tests that build
     several apps in one process each count from zero)."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, multiprocess_path: str | None = None) -> None:
         from prometheus_client import Counter
         from prometheus_client import Histogram
 
         self.registry = registry
+        #: Where every worker's figures are, when this process counts in multiprocess mode.
+        self.multiprocess_path = multiprocess_path
         self.logins = Counter(
             "portal_logins",
             "Logins that ended in the portal, by result (ok, or why they were refused)",
@@ -148,8 +150,22 @@ class Metrics:
 
 
 def multiprocess_dir() -> str | None:
-    """The multiprocess directory when this process runs in that mode, else None."""
-    return os.environ.get(MULTIPROC_DIR_ENV) or None
+    """The multiprocess directory when this process counts in that mode, else None.
+
+    The mode is prometheus_client's choice at its first import (the variable set then); the
+    variable set later changes nothing, and is then only reported.
+    """
+    from prometheus_client import values
+
+    path = os.environ.get(MULTIPROC_DIR_ENV) or None
+    if path and values.ValueClass is values.MutexValue:
+        log.error(
+            "%s is set but prometheus_client was imported before it was: each worker "
+            "counts alone (is preload_app on, or prometheus_client imported by a hook?)",
+            MULTIPROC_DIR_ENV,
+        )
+        return None
+    return path
 
 
 def exposition(metrics: Metrics) -> bytes:
@@ -158,7 +174,7 @@ def exposition(metrics: Metrics) -> bytes:
     from prometheus_client import generate_latest
     from prometheus_client import multiprocess
 
-    path = multiprocess_dir()
+    path = metrics.multiprocess_path
     if path is None:
         return generate_latest(metrics.registry)
     registry = CollectorRegistry()
@@ -177,15 +193,8 @@ def allowed(address: str, networks: tuple[str, ...]) -> bool:
 def init_app(app: Flask, settings: Settings) -> None:
     from prometheus_client import CONTENT_TYPE_LATEST
     from prometheus_client import CollectorRegistry
-    from prometheus_client import values
 
-    if multiprocess_dir() and values.ValueClass is values.MutexValue:
-        log.error(
-            "%s is set but prometheus_client was imported before it was: each worker "
-            "counts alone (is preload_app on, or prometheus_client imported by a hook?)",
-            MULTIPROC_DIR_ENV,
-        )
-    metrics = Metrics(CollectorRegistry(auto_describe=True))
+    metrics = Metrics(CollectorRegistry(auto_describe=True), multiprocess_dir())
     app.extensions["portal.metrics"] = metrics
 
     def serve_metrics() -> Response:
