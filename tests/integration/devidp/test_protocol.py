@@ -141,6 +141,7 @@ def test_first_login_shows_the_documented_screens_and_enrols_totp(journey, brows
         "preferred_username": "demo",
         "name": "Demo Customer",
         "email": "demo@example.com",
+        "groups": [],  # sent even when empty, as authentik does with the profile scope
     }
 
 
