@@ -39,6 +39,7 @@ from flask import make_response
 from flask import redirect
 from flask import render_template
 from flask import request
+from flask import session
 from flask import url_for
 from itsdangerous import BadSignature
 from itsdangerous import URLSafeSerializer
@@ -201,6 +202,11 @@ def _after_request(response: Response) -> Response:
     settings = _settings()
     name = cookie_name(settings)
     active = sessions.current()
+    if active is not None and name in request.cookies and not session.modified:
+        # the deadlines move only with a session write (login, or the activity write every
+        # TOUCH_GRANULARITY seconds): without one the browser's marker is current, and
+        # signing it again on every page view was a tenth of /account's time
+        return response
     if active is not None:
         value = encode(Marker.of(active))
         if request.cookies.get(name) != value:
