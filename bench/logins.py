@@ -93,8 +93,20 @@ def percentile(values: Sequence[float], pct: float) -> float:
     return ordered[int(rank) - 1]
 
 
+def browser_cookies(journey: Journey) -> str:
+    """Every cookie the browser holds for the portal, as a Cookie header: the session and
+    the session-ended marker, as a real browser sends them on each page view."""
+    return "; ".join(f"{c.name}={c.value}" for c in journey.browser.session.cookies)
+
+
 def login_once(portal, idp, phone: Authenticator, user: User) -> tuple[float, str]:
     """One full login; returns (milliseconds, portal_session cookie)."""
+    elapsed, cookie, _ = login_with_cookies(portal, idp, phone, user)
+    return elapsed, cookie
+
+
+def login_with_cookies(portal, idp, phone: Authenticator, user: User) -> tuple[float, str, str]:
+    """One full login; returns (milliseconds, portal_session cookie, Cookie header)."""
     journey = Journey(portal, idp, phone)
     journey.browser.session.trust_env = False  # no proxy lookups from the environment
     try:
@@ -103,7 +115,7 @@ def login_once(portal, idp, phone: Authenticator, user: User) -> tuple[float, st
         elapsed = (time.perf_counter() - start) * 1000
         if page.status != 200 or page.path != "/account":
             raise AssertionError(f"login ended on {page.url} ({page.status})")
-        return elapsed, journey.browser.cookie("portal_session") or ""
+        return elapsed, journey.browser.cookie("portal_session") or "", browser_cookies(journey)
     finally:
         journey.browser.close()
 

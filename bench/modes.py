@@ -33,7 +33,7 @@ from bench.load import hammer  # noqa: E402
 from bench.logins import LoginRun  # noqa: E402
 from bench.logins import UserPool  # noqa: E402
 from bench.logins import concurrent_logins  # noqa: E402
-from bench.logins import login_once  # noqa: E402
+from bench.logins import login_with_cookies  # noqa: E402
 from bench.servers import RATE_LIMIT  # noqa: E402
 from bench.servers import bench_user  # noqa: E402
 from bench.servers import procfile_argv  # noqa: E402
@@ -171,8 +171,8 @@ class ModeBench:
                  f"{count} logins in {wall:.1f} s" + (f", {failures} failed" if failures else ""))
             )  # fmt: skip
             viewer = users[0]
-            _, cookie = login_once(pair.portal(0), pair.idp, phone, viewer)
-            self._views(mode, pair, cookie, viewer.name)
+            _, cookie, cookies = login_with_cookies(pair.portal(0), pair.idp, phone, viewer)
+            self._views(mode, pair, cookies, viewer.name)
             self._session_bytes(mode, client, cookie)
             self._logouts(mode, pair, client)
         finally:
@@ -196,13 +196,13 @@ class ModeBench:
         )
         return runs, time.perf_counter() - start
 
-    def _views(self, mode: str, pair: PortalPair, cookie: str, name: str) -> None:
+    def _views(self, mode: str, pair: PortalPair, cookies: str, name: str) -> None:
         rates: dict[str, float] = {}
         for path, headers, text in (
             ("/healthz", {}, b'"ok"'),
-            ("/account", {"Cookie": f"portal_session={cookie}"}, name.encode()),
+            ("/account", {"Cookie": cookies}, name.encode()),
             ("/healthz", {}, b'"ok"'),
-            ("/account", {"Cookie": f"portal_session={cookie}"}, name.encode()),
+            ("/account", {"Cookie": cookies}, name.encode()),
         ):
             results: list[LoadResult] = _in_threads(
                 [

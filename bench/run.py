@@ -35,7 +35,7 @@ from bench.load import hammer  # noqa: E402
 from bench.logins import LoginRun  # noqa: E402
 from bench.logins import UserPool  # noqa: E402
 from bench.logins import concurrent_logins  # noqa: E402
-from bench.logins import login_once  # noqa: E402
+from bench.logins import login_with_cookies  # noqa: E402
 from bench.logins import sequential_logins  # noqa: E402
 from bench.portal_log import PortalLog  # noqa: E402
 from bench.servers import Servers  # noqa: E402
@@ -200,9 +200,9 @@ class Bench:
 
         viewer = self.pool.checkout(time.monotonic() + 60)
         assert viewer is not None, "no user left to sign in for the page views"
-        _, cookie = login_once(self.portal, self.idp, self.phone, viewer)
+        _, cookie, cookies = login_with_cookies(self.portal, self.idp, self.phone, viewer)
         self.pool.checkin(viewer)
-        self._page_views(cookie, viewer.name)
+        self._page_views(cookies, viewer.name)
         template = self._session_bytes(cookie)
         self._backchannel(template)
         self._idp_delivered_logout(viewer.username, cookie)
@@ -288,12 +288,12 @@ class Bench:
             "",
         )
 
-    def _page_views(self, cookie: str, display_name: str) -> None:
+    def _page_views(self, cookies: str, display_name: str) -> None:
         """/healthz and /account in alternating rounds, so drift hits both alike."""
         client = self.redis()
         targets = {
             "/healthz": ({}, b'"ok"'),
-            "/account": ({"Cookie": f"portal_session={cookie}"}, display_name.encode()),
+            "/account": ({"Cookie": cookies}, display_name.encode()),
         }
         totals = {path: LoadResult(path) for path in targets}
         cpu_used: dict[str, Counter[str]] = {path: Counter() for path in targets}
