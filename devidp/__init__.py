@@ -15,6 +15,8 @@ from typing import Any
 from flask import Flask
 from flask import Response
 from flask import render_template
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
 from . import clock
@@ -22,12 +24,20 @@ from . import config
 from . import csrf
 from . import db
 from . import endpoints
+from . import i18n
 from . import keys
 from . import login
 from . import oauth2
 from . import users
 
 SESSION_COOKIE_NAME = "devidp_flow"
+
+#: HTTP errors a browser meets, titled and explained in the screen's language.
+HTTP_ERRORS = {
+    400: (_l("Bad Request"), _l("The request could not be handled.")),
+    404: (_l("Not Found"), _l("There is no page at this address.")),
+    405: (_l("Method Not Allowed"), _l("This address does not accept that kind of request.")),
+}
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
@@ -60,6 +70,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
 
     clock.init_app(app)
+    i18n.init_app(app)
     db.init_app(app)
     keys.init_app(app)
     users.init_app(app)
@@ -70,7 +81,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.context_processor
     def _branding() -> dict[str, str]:
-        return {"brand": settings.brand, "footer": settings.footer}
+        footer = settings.footer
+        if footer == config.default_footer(settings.brand):  # not the deployer's own words
+            footer = gettext(
+                "%(brand)s Auth · Powered by the development IdP", brand=settings.brand
+            )
+        return {"brand": settings.brand, "footer": footer}
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
@@ -82,8 +98,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
+        title, message = HTTP_ERRORS.get(error.code or 500, (error.name, error.description))
         return Response(
-            render_template("error.html", title=error.name, message=error.description),
+            render_template("error.html", title=title, message=message),
             status=error.code or 500,
         )
 

@@ -29,6 +29,7 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask_babel import gettext
 
 from . import clock
 from . import csrf
@@ -124,7 +125,7 @@ def _error_response(error: OAuth2Error, grant: BaseGrant | None) -> Response:
     return Response(
         render_template(
             "error.html",
-            title="This sign-in request cannot be processed",
+            title=gettext("This sign-in request cannot be processed"),
             message=_describe(error),
         ),
         status=400,
@@ -133,8 +134,14 @@ def _error_response(error: OAuth2Error, grant: BaseGrant | None) -> Response:
 
 def _describe(error: OAuth2Error) -> str:
     if error.error == "invalid_client":
-        return "The application that sent you here is not registered with this sign-in service."
+        return gettext(
+            "The application that sent you here is not registered with this sign-in service."
+        )
     description = error.description or ""
     if "redirect" in description.lower():
-        return "The application sent you here with a return address that is not registered."
-    return f"The application sent an invalid sign-in request ({error.error})."
+        return gettext(
+            "The application sent you here with a return address that is not registered."
+        )
+    return gettext(
+        "The application sent an invalid sign-in request (%(error)s).", error=error.error
+    )

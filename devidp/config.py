@@ -251,7 +251,7 @@ def parse(config: Mapping[str, Any]) -> Settings:
     issuer = _string(config, "DEVIDP_ISSUER", "issuer")
     check_issuer(issuer)
     brand = _string(config, "DEVIDP_BRAND", "brand")
-    footer = config.get("DEVIDP_FOOTER") or f"{brand} Auth · Powered by the development IdP"
+    footer = config.get("DEVIDP_FOOTER") or default_footer(brand)
     if not isinstance(footer, str):
         raise ConfigError("[idp] footer must be a string")
     sso_seconds = config.get("DEVIDP_SSO_SESSION_SECONDS")
@@ -285,6 +285,11 @@ def parse(config: Mapping[str, Any]) -> Settings:
         users=tuple(_user(entry, i) for i, entry in enumerate(config.get("DEVIDP_USERS") or [])),
         clients=_clients(config.get("DEVIDP_CLIENTS") or []),
     )
+
+
+def default_footer(brand: str) -> str:
+    """The footer when the config names none (the screens show it in their language)."""
+    return f"{brand} Auth · Powered by the development IdP"
 
 
 def check_issuer(issuer: str) -> None:

@@ -1,7 +1,8 @@
 """The provider metadata served at ``/.well-known/openid-configuration``.
 
 OpenID Connect Discovery 1.0 §3 (plus RFC 8414 names), Back-Channel Logout 1.0 §2.1,
-RP-Initiated Logout 1.0 §2.1 and RFC 9207 §3. Relying parties learn every endpoint from here;
+RP-Initiated Logout 1.0 §2.1 and RFC 9207 §3; ``ui_locales_supported`` lists the languages of
+the screens (devidp/i18n.py). Relying parties learn every endpoint from here;
 they never hard-code paths.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .i18n import LANGUAGES
 from .oauth2 import SCOPES
 from .oauth2 import TOKEN_AUTH_METHODS
 from .sso import ACR_MFA
@@ -59,4 +61,5 @@ def metadata(issuer: str) -> dict[str, Any]:
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
+        "ui_locales_supported": list(LANGUAGES),
     }

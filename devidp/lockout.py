@@ -29,6 +29,8 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from flask_babel import ngettext
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -191,6 +193,9 @@ def prune(conn: sqlite3.Connection, now: float) -> int:
 
 
 def message(seconds: int) -> str:
-    """What the login pages say while a username is locked."""
-    unit = "second" if seconds == 1 else "seconds"
-    return f"Too many attempts. Wait {seconds} {unit} before trying again."
+    """What the login pages say while a username is locked (in the screen's language)."""
+    return ngettext(
+        "Too many attempts. Wait %(num)d second before trying again.",
+        "Too many attempts. Wait %(num)d seconds before trying again.",
+        seconds,
+    )

@@ -24,6 +24,8 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 
 from . import clock
 from . import config
@@ -43,10 +45,16 @@ bp = Blueprint("login", __name__, url_prefix="/login")
 AMR_PASSWORD = ["pwd"]
 AMR_PASSWORD_TOTP = ["pwd", "otp", "mfa"]
 
-WRONG_PASSWORD = "Incorrect username or password."  # noqa: S105 - a message
-WRONG_CODE = "That code is not valid. Enter the current 6-digit code from your authenticator app."
-REUSED_CODE = "That code has already been used. Wait for the next code and enter it."
-USERNAME_TOO_LONG = f"Usernames are at most {config.MAX_USERNAME_LENGTH} characters long."
+#: What the screens say, in the screen's language (translated when the page is rendered).
+WRONG_PASSWORD = _l("Incorrect username or password.")
+WRONG_CODE = _l(
+    "That code is not valid. Enter the current 6-digit code from your authenticator app."
+)
+REUSED_CODE = _l("That code has already been used. Wait for the next code and enter it.")
+USERNAME_MISSING = _l("Enter your username.")
+USERNAME_TOO_LONG = _l(
+    "Usernames are at most %(count)d characters long.", count=config.MAX_USERNAME_LENGTH
+)
 
 
 @bp.before_request
@@ -56,8 +64,10 @@ def _require_csrf() -> Response | None:
         return _page(
             "error.html",
             status=400,
-            title="This page has expired",
-            message="The form was sent without a valid security token. Please start again.",
+            title=gettext("This page has expired"),
+            message=gettext(
+                "The form was sent without a valid security token. Please start again."
+            ),
             restart=True,
         )
     return None
@@ -69,7 +79,7 @@ def username() -> Response:
     if request.method == "POST":
         name = request.form.get("username", "").strip()
         if not name:
-            return _page("username.html", status=400, error="Enter your username.", username=name)
+            return _page("username.html", status=400, error=USERNAME_MISSING, username=name)
         if len(name) > config.MAX_USERNAME_LENGTH:
             log.info("username refused: %d characters", len(name))
             return _page("username.html", status=400, error=USERNAME_TOO_LONG, username=name)
@@ -145,7 +155,7 @@ def totp_setup() -> Response:
         "username": state.username,
         "secret": secret,
         "otpauth_uri": uri,
-        "qr_svg": totp.qr_svg(uri),
+        "qr_svg": totp.qr_svg(uri, title=gettext("QR code for your authenticator app")),
     }
     if request.method == "GET":
         return _page(**page)

@@ -18,6 +18,7 @@ from flask import Response
 from flask import g
 from flask import render_template
 from flask import request
+from flask_babel import gettext
 
 from . import csrf
 from . import oauth2
@@ -38,7 +39,7 @@ def handle() -> Response:
         return Response(
             render_template(
                 "error.html",
-                title="This sign-out request cannot be processed",
+                title=gettext("This sign-out request cannot be processed"),
                 message=error.description,
             ),
             status=400,

@@ -61,8 +61,9 @@ def provisioning_uri(secret: str, username: str, brand: str) -> str:
     )
 
 
-def qr_svg(uri: str) -> str:
-    """The URI as an inline SVG QR code (no size attributes, so CSS scales it)."""
+def qr_svg(uri: str, title: str = "QR code for your authenticator app") -> str:
+    """The URI as an inline SVG QR code (no size attributes, so CSS scales it); ``title`` is
+    its accessible name, in the screen's language."""
     qr = segno.make(uri, error="m")
     return qr.svg_inline(
         scale=1,
@@ -70,7 +71,7 @@ def qr_svg(uri: str) -> str:
         omitsize=True,
         dark="#000",
         light="#fff",
-        title="QR code for your authenticator app",
+        title=title,
         svgclass="qr",
         lineclass=None,
     )

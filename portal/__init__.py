@@ -14,6 +14,7 @@ from flask import Flask
 from portal import audit
 from portal import display
 from portal import errors
+from portal import i18n
 from portal import logs
 from portal import metrics
 from portal import provider
@@ -65,6 +66,7 @@ def create_app(
     session_notice.init_app(app)  # after sessions, before the CSRF check of security
     provider.init_app(app, settings, clock)
     security.init_app(app, settings)
+    i18n.init_app(app, settings)  # after security: a language cookie makes a page no-store
     errors.init_app(app)
     display.init_app(app)
     metrics.init_app(app, settings)
@@ -85,9 +87,8 @@ def create_app(
         return {
             "sso_name": settings.sso_name,
             "support_contact": settings.support_contact,
-            "portal_name": "Customer Portal",
+            "portal_name": display.PORTAL_NAME,
             "current_session": sessions.current(),
         }
 
-    app.jinja_env.filters["when"] = logs.format_time
     return app

@@ -3,7 +3,9 @@
 Protocol values stay out of the pages: ``amr`` codes (RFC 8176) become the names a customer
 knows ("Password and authenticator app"), seconds become "an hour" or "12 hours", and times
 are marked up for local display (``<time datetime>``, rendered in the browser's time zone by
-static/local-time.js, with the UTC text as the fallback without JavaScript).
+static/local-time.js, with the UTC text as the fallback without JavaScript). Every word is in
+the page's language (portal/i18n.py), and so is the way a date is written (CLDR, via Babel):
+"Nov 28, 2026, 14:05 UTC", "28 nov. 2026, 14:05 UTC".
 """
 
 from __future__ import annotations
@@ -12,39 +14,55 @@ from collections.abc import Iterable
 from datetime import UTC
 from datetime import datetime
 
+from babel import Locale
+from babel.dates import format_skeleton
 from flask import Flask
+from flask_babel import get_locale
+from flask_babel import gettext
+from flask_babel import lazy_gettext
+from flask_babel import ngettext
+
+from portal.device_info import UNKNOWN_BROWSER
+from portal.settings import SOURCE_LANGUAGE
+
+#: What the pages call the portal.
+PORTAL_NAME = lazy_gettext("Customer Portal")
 
 #: RFC 8176 authentication method references a customer can recognise, in the order shown.
-FACTOR_NAMES: dict[str, str] = {
-    "pwd": "password",
-    "pin": "PIN",
-    "otp": "authenticator app",
-    "sms": "text message code",
-    "tel": "phone call",
-    "hwk": "security key",
-    "swk": "software key",
-    "sc": "smart card",
-    "fpt": "fingerprint",
-    "face": "face recognition",
-    "iris": "iris scan",
-    "retina": "retina scan",
-    "vbm": "voice recognition",
-    "kba": "security questions",
+FACTOR_NAMES = {
+    "pwd": lazy_gettext("password"),
+    "pin": lazy_gettext("PIN"),
+    "otp": lazy_gettext("authenticator app"),
+    "sms": lazy_gettext("text message code"),
+    "tel": lazy_gettext("phone call"),
+    "hwk": lazy_gettext("security key"),
+    "swk": lazy_gettext("software key"),
+    "sc": lazy_gettext("smart card"),
+    "fpt": lazy_gettext("fingerprint"),
+    "face": lazy_gettext("face recognition"),
+    "iris": lazy_gettext("iris scan"),
+    "retina": lazy_gettext("retina scan"),
+    "vbm": lazy_gettext("voice recognition"),
+    "kba": lazy_gettext("security questions"),
 }
 #: ``mfa`` says "more than one factor" without naming the second one (authentik sends
 #: ``["pwd", "mfa"]`` after a TOTP code).
-UNNAMED_SECOND_FACTOR = "a second factor"
+UNNAMED_SECOND_FACTOR = lazy_gettext("a second factor")
 
 
 def factors(amr: Iterable[str]) -> str:
     """``["pwd", "otp", "mfa"]`` -> "Password and authenticator app"; "" when none is known."""
     codes = list(amr)
-    names = [name for code, name in FACTOR_NAMES.items() if code in codes]
+    names = [str(name) for code, name in FACTOR_NAMES.items() if code in codes]
     if "mfa" in codes and len(names) < 2:
-        names.append(UNNAMED_SECOND_FACTOR)
+        names.append(str(UNNAMED_SECOND_FACTOR))
     if not names:
         return ""
-    text = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    if len(names) == 1:
+        text = names[0]
+    else:
+        # "a, b and c": the last two joined by the language's "and"
+        text = gettext("%(items)s and %(last)s", items=", ".join(names[:-1]), last=names[-1])
     return text[0].upper() + text[1:]
 
 
@@ -52,11 +70,41 @@ def duration(seconds: float) -> str:
     """A setting in seconds as words: 3600 -> "an hour", 43200 -> "12 hours", 600 -> "10
     minutes". Whole hours or minutes read best; anything else is said in seconds."""
     whole = int(seconds)
-    for size, one, many in ((3600, "an hour", "hours"), (60, "a minute", "minutes")):
-        if whole >= size and whole % size == 0:
-            count = whole // size
-            return one if count == 1 else f"{count} {many}"
-    return "a second" if whole == 1 else f"{whole} seconds"
+    if whole >= 3600 and whole % 3600 == 0:
+        hours = whole // 3600
+        return (
+            gettext("an hour") if hours == 1 else ngettext("%(num)d hour", "%(num)d hours", hours)
+        )
+    if whole >= 60 and whole % 60 == 0:
+        minutes = whole // 60
+        if minutes == 1:
+            return gettext("a minute")
+        return ngettext("%(num)d minute", "%(num)d minutes", minutes)
+    return (
+        gettext("a second") if whole == 1 else ngettext("%(num)d second", "%(num)d seconds", whole)
+    )
+
+
+def when(timestamp: float) -> str:
+    """A time as the page's language writes it, in UTC: "Nov 28, 2026, 14:05 UTC" (English),
+    "28 nov. 2026, 14:05 UTC" (French). The text without JavaScript, and the tooltip with it."""
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    locale = get_locale() or Locale.parse(SOURCE_LANGUAGE)
+    date = format_skeleton("yMMMd", moment, tzinfo=UTC, locale=locale)
+    time = format_skeleton("Hm", moment, tzinfo=UTC, locale=locale)
+    pattern = str(locale.datetime_formats["medium"]).replace("'", "")
+    return pattern.replace("{0}", time).replace("{1}", date) + " UTC"
+
+
+def device(label: str) -> str:
+    """A signed-in device's label (portal/device_info.py keeps it in English, "Firefox on
+    Windows") in the page's language; the browser and system names stay as they are."""
+    if label == UNKNOWN_BROWSER:
+        return gettext("Unknown browser")
+    browser, on, system = label.rpartition(" on ")
+    if not on:
+        return label
+    return gettext("%(browser)s on %(system)s", browser=browser, system=system)
 
 
 def iso_time(timestamp: float) -> str:
@@ -75,3 +123,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["factors"] = factors
     app.jinja_env.filters["duration"] = duration
     app.jinja_env.filters["iso_time"] = iso_time
+    app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["device"] = device

@@ -2,6 +2,8 @@
 
 Each handler logs the reason on the server; the page shows only what helps the customer: what
 happened in plain words, a Login button when trying again makes sense, and the support contact.
+The words are in the page's language (lazy strings, translated when the page is rendered); the
+log lines stay in English.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from flask import jsonify
 from flask import render_template
 from flask import request
 from flask import session
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -25,35 +28,39 @@ log = logging.getLogger("portal.errors")
 
 MESSAGES = {
     "failed": (
-        "Sign-in failed, try again",
-        "We could not complete your sign-in. Please try again.",
+        _l("Sign-in failed, try again"),
+        _l("We could not complete your sign-in. Please try again."),
     ),
     "denied": (
-        "Sign-in was cancelled",
-        "The sign-in service did not let you in. Please try again.",
+        _l("Sign-in was cancelled"),
+        _l("The sign-in service did not let you in. Please try again."),
     ),
     "unreachable": (
-        "The sign-in service is not reachable right now",
-        "Please try again in a few minutes.",
+        _l("The sign-in service is not reachable right now"),
+        _l("Please try again in a few minutes."),
     ),
     "misconfigured": (
-        "Sign-in is not available",
-        "The sign-in service is not set up correctly. Please contact our customer support.",
+        _l("Sign-in is not available"),
+        _l("The sign-in service is not set up correctly. Please contact our customer support."),
     ),
     "mfa": (
-        "Your second factor was not confirmed",
-        "The sign-in service did not confirm a second factor (your authenticator app code). "
-        "For your protection you are not signed in. Please contact our customer support.",
+        _l("Your second factor was not confirmed"),
+        _l(
+            "The sign-in service did not confirm a second factor (your authenticator app code). "
+            "For your protection you are not signed in. Please contact our customer support."
+        ),
     ),
     "group": (
-        "Your account does not have access to the Customer Portal",
-        "You signed in, but your account is not one of those allowed to use the Customer "
-        "Portal. You have not been signed in to the portal. If you think you should have "
-        "access, please contact our customer support.",
+        _l("Your account does not have access to the Customer Portal"),
+        _l(
+            "You signed in, but your account is not one of those allowed to use the Customer "
+            "Portal. You have not been signed in to the portal. If you think you should have "
+            "access, please contact our customer support."
+        ),
     ),
     "unavailable": (
-        "The portal is temporarily unavailable",
-        "Please try again in a few minutes.",
+        _l("The portal is temporarily unavailable"),
+        _l("Please try again in a few minutes."),
     ),
 }
 
@@ -66,7 +73,7 @@ def error_page(kind: str, status: int, *, login: bool = True) -> Response:
     return response
 
 
-def render_error(title: str, message: str, status: int, *, login: bool = False) -> Response:
+def render_error(title: object, message: object, status: int, *, login: bool = False) -> Response:
     """The error page; plain text when the page itself cannot be rendered (a broken
     install), so the customer still gets an answer with the right status."""
     try:
@@ -102,8 +109,8 @@ def init_app(app: Flask) -> None:
             "refused %s %s: CSRF check failed (%s)", request.method, request.path, exc.description
         )
         return render_error(
-            "This form has expired",
-            "For your security the form could not be accepted. Please go back and try again.",
+            _l("This form has expired"),
+            _l("For your security the form could not be accepted. Please go back and try again."),
             400,
         )
 
@@ -124,7 +131,7 @@ def init_app(app: Flask) -> None:
             log.warning("rate limit hit: %s %s", request.method, request.path)
         if _wants_json():
             return json_error(exc.name.lower().replace(" ", "_"), exc.description or "", status)
-        return render_error(exc.name, _plain(status), status)
+        return render_error(TITLES.get(status, exc.name), _plain(status), status)
 
     @app.errorhandler(Exception)
     def internal_error(exc: Exception) -> Response:
@@ -134,19 +141,31 @@ def init_app(app: Flask) -> None:
         if isinstance(original, redis.exceptions.RedisError):
             # Redis was called outside the session store's wrappers (e.g. by the rate limiter)
             return store_unavailable(StoreUnavailable(type(original).__name__))
-        log.error(
-            "unexpected error on %s %s", request.method, request.path, exc_info=original
-        )
+        log.error("unexpected error on %s %s", request.method, request.path, exc_info=original)
         if _wants_json():
             return json_error("server_error", "unexpected error", 500)
         return render_error(
-            "Something went wrong", "An unexpected error occurred. Please try again.", 500
+            _l("Something went wrong"), _l("An unexpected error occurred. Please try again."), 500
         )
 
 
-def _plain(status: int) -> str:
-    return {
-        404: "There is no page at this address.",
-        405: "This address does not accept that kind of request.",
-        429: "Too many requests from your address. Please wait a minute and try again.",
-    }.get(status, "The request could not be handled.")
+#: The titles of HTTP errors a page can meet (werkzeug's names, in the page's language).
+TITLES = {
+    400: _l("Bad Request"),
+    401: _l("Unauthorized"),
+    403: _l("Forbidden"),
+    404: _l("Not Found"),
+    405: _l("Method Not Allowed"),
+    413: _l("Request Entity Too Large"),
+    429: _l("Too Many Requests"),
+}
+
+PLAIN = {
+    404: _l("There is no page at this address."),
+    405: _l("This address does not accept that kind of request."),
+    429: _l("Too many requests from your address. Please wait a minute and try again."),
+}
+
+
+def _plain(status: int) -> object:
+    return PLAIN.get(status, _l("The request could not be handled."))

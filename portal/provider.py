@@ -27,6 +27,7 @@ from flask import current_app
 from flask import redirect
 from flask import session
 
+from portal import i18n
 from portal import metrics
 from portal import oidc
 from portal.clock import Clock
@@ -178,13 +179,16 @@ class Provider:
         max_age: int | None = None,
         flow: dict[str, Any] | None = None,
     ) -> Response:
-        """Redirect to the IdP: code flow, PKCE S256, state and nonce kept server-side."""
+        """Redirect to the IdP: code flow, PKCE S256, state and nonce kept server-side, and the
+        page's language as ``ui_locales``."""
         # Without a stricter max_age, ask for a sign-in no older than the portal will keep a
         # session for: an IdP whose SSO session outlives PORTAL_SSO_MAX_AGE re-authenticates
         # instead of handing over a sign-in the portal would end at once.
         if max_age is None:
             max_age = self.settings.sso_max_age
         params: dict[str, Any] = {"nonce": generate_token(24), "max_age": max_age}
+        # the IdP's screens in the page's language (OpenID Connect Core 1.0 §3.1.2.1)
+        params["ui_locales"] = i18n.current_language()
         if prompt:
             params["prompt"] = prompt
         rv = self.client.create_authorization_url(self.settings.redirect_uri, **params)

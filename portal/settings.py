@@ -41,6 +41,12 @@ PRESET_MFA_AMR: dict[str, tuple[str, ...]] = {
 #: Who may read GET /metrics when PORTAL_METRICS_ALLOW is not set: the host itself.
 DEFAULT_METRICS_ALLOW = ("127.0.0.1/32", "::1/128")
 
+#: The language the pages are written in; every other one needs a compiled catalogue in
+#: TRANSLATIONS (``<lang>/LC_MESSAGES/messages.mo``, made from the ``.po`` file at build time).
+SOURCE_LANGUAGE = "en"
+TRANSLATIONS = Path(__file__).parent / "translations"
+DEFAULT_LANGUAGES = ("en", "fr")
+
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; ``str()`` is the one line shown to the deployer."""
@@ -85,6 +91,8 @@ class Settings:
     groups_claim: str = "groups"
     #: Networks whose clients may read GET /metrics (normalised CIDR strings).
     metrics_allow: tuple[str, ...] = DEFAULT_METRICS_ALLOW
+    #: Languages offered to customers; the first is the one used when nothing else decides.
+    languages: tuple[str, ...] = DEFAULT_LANGUAGES
     test_clock_file: Path | None = None
 
     @property
@@ -217,6 +225,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         groups_claim=_claim_name(get("PORTAL_GROUPS_CLAIM", "groups")),
         metrics_allow=_networks(get("PORTAL_METRICS_ALLOW"), "PORTAL_METRICS_ALLOW")
         or DEFAULT_METRICS_ALLOW,
+        languages=_languages(get("PORTAL_LANGUAGES", ",".join(DEFAULT_LANGUAGES))),
         test_clock_file=Path(test_clock) if test_clock else None,
     )
 
@@ -335,6 +344,28 @@ def _networks(value: str, name: str) -> tuple[str, ...]:
                 name, "comma-separated networks such as 127.0.0.1/32,10.0.0.0/8", item
             ) from None
     return tuple(networks)
+
+
+def translated_languages() -> tuple[str, ...]:
+    """The languages the portal has pages in: its own, and each one with a compiled catalogue."""
+    compiled = sorted(
+        mo.parent.parent.name for mo in TRANSLATIONS.glob("*/LC_MESSAGES/messages.mo")
+    )
+    return (SOURCE_LANGUAGE, *(lang for lang in compiled if lang != SOURCE_LANGUAGE))
+
+
+def _languages(value: str) -> tuple[str, ...]:
+    """Language codes (``en,fr``), each one the portal has pages in: a language without its
+    catalogue would show English pages under a French ``lang``, so it stops start-up."""
+    languages = tuple(dict.fromkeys(item.lower() for item in _csv(value)))
+    known = translated_languages()
+    if not languages or any(lang not in known for lang in languages):
+        raise SettingsError(
+            "PORTAL_LANGUAGES",
+            f"a comma-separated list of the languages the portal has pages in ({','.join(known)})",
+            value,
+        )
+    return languages
 
 
 def _name_from_issuer(issuer: str) -> str:

@@ -37,6 +37,12 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+# The pages' translations: the repository has the .po catalogues, Flask-Babel reads compiled .mo
+# files. A wheel compiles them as it is built (setup.py); this checkout compiles them here, every
+# time, so an edited catalogue is never served stale.
+for package in portal devidp; do
+  .venv/bin/pybabel -q compile -d "$package/translations"
+done
 
 # The interop provider's pinned packages, installed with the Node.js of the test extra. That
 # Node.js knows only its own CA list; like Debian's, it should trust the system's too.

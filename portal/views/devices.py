@@ -15,8 +15,10 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask_babel import gettext
 
 from portal import audit
+from portal import display
 from portal import login_required
 from portal import sessions
 from portal.device_info import is_handle
@@ -54,16 +56,24 @@ def end_device() -> Response:
         reason = "this device's own session" if is_handle(handle) else "malformed device"
         log.warning("device session not ended: %s", reason)
         return render_error(
-            "This device cannot be ended here",
-            "Go back to your signed-in devices and try again. To end the session on this "
-            "device, use Log out.",
+            gettext("This device cannot be ended here"),
+            gettext(
+                "Go back to your signed-in devices and try again. To end the session on this "
+                "device, use Log out."
+            ),
             400,
         )
     ended = sessions.end_device(handle)
     if ended is None:
-        flash("That device was already signed out.", "gone")
+        flash(gettext("That device was already signed out."), "gone")
         return redirect(url_for("devices.device_list"))
     log.info("device session ended by the customer sub=%s", ended.sub)
     audit.session_ended("device", sub=ended.sub, sid=ended.sid)
-    flash(f"Ended the portal session on {ended.device or 'that device'}.", "ended")
+    if ended.device:
+        message = gettext(
+            "Ended the portal session on %(device)s.", device=display.device(ended.device)
+        )
+    else:
+        message = gettext("Ended the portal session on that device.")
+    flash(message, "ended")
     return redirect(url_for("devices.device_list"))

@@ -283,9 +283,9 @@ def test_the_account_page_shows_the_previous_sign_in(app, mock_idp, portal_clock
     first = portal_clock.now()
     portal_clock.advance(1800)
     login(phone, mock_idp, sid="sid-2")
-    from portal.logs import format_time
+    from portal.display import when
 
-    assert previous_sign_in(phone) == f"{format_time(int(first))}, Chrome on Windows"
+    assert previous_sign_in(phone) == f"{when(int(first))}, Chrome on Windows"
     # a page for the customer to act on it
     page = BeautifulSoup(phone.get("/account").get_data(as_text=True), "html.parser")
     assert page.find("a", string="Signed-in devices")["href"] == "/account/sessions"

@@ -1,0 +1,151 @@
+"""The language of the pages: English and French (PORTAL_LANGUAGES), chosen per request.
+
+DESIGN.md "Language": ``?lang=xx`` (then remembered in a cookie), else that cookie, else the
+browser's Accept-Language, else the first of PORTAL_LANGUAGES. ``<html lang>`` says the choice,
+the footer's switcher changes it, and the authorization request carries it as ``ui_locales``
+(OpenID Connect Core 1.0 §3.1.2.1) so that the IdP's screens speak the same language.
+
+The choice lives in a small cookie of its own, never in the session: the pages an anonymous
+visitor reaches must create no server-side state, and a language is no secret. It is
+HttpOnly, SameSite=Lax, a year long, and ``__Host-`` on https like the portal's other cookies.
+
+Flask-Babel does the rest: the locale selector runs once per request, and each catalogue is
+read once per process (Flask-Babel keeps the loaded translations per language). The catalogues
+are ``portal/translations/<lang>/LC_MESSAGES/messages.po``, compiled at build time (setup.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from flask import Flask
+from flask import Response
+from flask import current_app
+from flask import request
+from flask_babel import Babel
+from flask_babel import get_locale
+from werkzeug.datastructures import LanguageAccept
+
+from portal.settings import SOURCE_LANGUAGE
+from portal.settings import Settings
+
+#: The query parameter that picks the language, on any page.
+PARAM = "lang"
+#: The cookie that remembers it (https, and http on loopback).
+HOST_COOKIE_NAME = "__Host-portal_lang"
+PLAIN_COOKIE_NAME = "portal_lang"
+COOKIE_MAX_AGE = 365 * 24 * 3600
+#: Each language named in itself, as a switcher must (a French reader looks for "Français").
+NAMES = {"en": "English", "fr": "Français"}
+#: Query parameters never repeated in a switcher link: one-time values of the sign-in.
+NOT_REPEATED = frozenset({PARAM, "code", "iss", "session_state", "error", "error_description"})
+#: Pages whose switcher goes to the start page instead of reloading: answers to the IdP.
+NOT_RELOADED = frozenset({"auth.callback", "auth.end_sso_after_logout"})
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One entry of the language switcher."""
+
+    code: str
+    name: str
+    href: str
+    current: bool
+
+
+def pick(value: str | None, offered: Iterable[str]) -> str | None:
+    """The offered language ``value`` names (``fr``, ``FR``, ``fr-CA``), or None."""
+    if not value or len(value) > 35:
+        return None
+    primary = value.split("-", 1)[0].split("_", 1)[0].strip().lower()
+    return primary if primary in offered else None
+
+
+def choose(
+    offered: tuple[str, ...],
+    *,
+    asked: str | None,
+    remembered: str | None,
+    accept: LanguageAccept,
+) -> str:
+    """The page language: ``?lang=``, else the cookie, else Accept-Language, else the first
+    offered. Values that name no offered language are ignored, never refused."""
+    return (
+        pick(asked, offered)
+        or pick(remembered, offered)
+        or accept.best_match(offered)
+        or offered[0]
+    )
+
+
+def cookie_name(settings: Settings) -> str:
+    return HOST_COOKIE_NAME if settings.secure_cookies else PLAIN_COOKIE_NAME
+
+
+def current_language() -> str:
+    """The language of this request's page (``en``, ``fr``); the source language outside one."""
+    locale = get_locale()
+    return locale.language if locale is not None else SOURCE_LANGUAGE
+
+
+def _settings() -> Settings:
+    return current_app.extensions["portal.settings"]
+
+
+def _select() -> str:
+    settings = _settings()
+    return choose(
+        settings.languages,
+        asked=request.args.get(PARAM),
+        remembered=request.cookies.get(cookie_name(settings)),
+        accept=request.accept_languages,
+    )
+
+
+def _switch_link(code: str) -> str:
+    """This page in language ``code``: the same address with ``lang``, except for pages that
+    must not be loaded twice (the IdP's answers), whose switcher leads to the start page."""
+    if request.method not in ("GET", "HEAD") or request.endpoint in NOT_RELOADED:
+        return "/?" + urlencode({PARAM: code})
+    kept = [(k, v) for k, v in request.args.items(multi=True) if k not in NOT_REPEATED]
+    return request.path + "?" + urlencode([*kept, (PARAM, code)])
+
+
+def choices() -> list[Choice]:
+    """The switcher's entries, the page's own language marked current."""
+    now = current_language()
+    return [
+        Choice(code, NAMES.get(code, code), _switch_link(code), code == now)
+        for code in _settings().languages
+    ]
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    # One Babel per app: its loaded catalogues are cached on it, and the dev IdP or another
+    # portal app in the same process has catalogues of its own.
+    Babel(app, locale_selector=_select, default_locale=settings.languages[0])
+    name = cookie_name(settings)
+
+    @app.after_request
+    def remember(response: Response) -> Response:
+        """Keep a ``?lang=`` choice in its cookie; say that pages vary with the language."""
+        asked = pick(request.args.get(PARAM), settings.languages)
+        if asked is not None and request.cookies.get(name) != asked:
+            response.set_cookie(
+                name,
+                asked,
+                max_age=COOKIE_MAX_AGE,
+                path="/",
+                secure=settings.secure_cookies,
+                httponly=True,
+                samesite="Lax",
+            )
+        if response.mimetype == "text/html":
+            response.vary.update(("Cookie", "Accept-Language"))
+        return response
+
+    @app.context_processor
+    def page_language() -> dict[str, object]:
+        return {"page_language": current_language(), "language_choices": choices}
