@@ -20,6 +20,7 @@ from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from portal import csrf_tokens
 from portal import rate_limit_storage
 from portal.session_store import RATE_LIMIT_PREFIX
 from portal.settings import Settings
@@ -120,6 +121,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         RATELIMIT_SWALLOW_ERRORS=True,  # a Redis outage must not turn into rate-limit 500s
     )
     csrf.init_app(app)
+    csrf_tokens.init_app(app)
     limiter.init_app(app)
     if settings.trusted_proxies:
         n = settings.trusted_proxies
