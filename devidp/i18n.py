@@ -55,9 +55,18 @@ def _select() -> str:
     return (
         requested(request.values.get(PARAM))
         or (pick(remembered) if len(remembered) <= 8 else None)
-        or request.accept_languages.best_match(LANGUAGES)
+        or _browser_language()
         or LANGUAGES[0]
     )
+
+
+def _browser_language() -> str | None:
+    """The browser's most wanted language the IdP has (``fr-CA,en;q=0.5`` is French)."""
+    for tag, quality in request.accept_languages:  # highest quality first
+        language = pick(tag) if quality > 0 else None
+        if language is not None:
+            return language
+    return None
 
 
 def init_app(app: Flask) -> None:

@@ -75,9 +75,19 @@ def choose(
     return (
         pick(asked, offered)
         or pick(remembered, offered)
-        or accept.best_match(offered)
+        or browser_language(accept, offered)
         or offered[0]
     )
+
+
+def browser_language(accept: LanguageAccept, offered: Iterable[str]) -> str | None:
+    """The browser's most wanted language that is offered, a region counting as its language:
+    ``fr-CA,en;q=0.5`` is French (werkzeug's ``best_match`` would prefer the exact ``en``)."""
+    for tag, quality in accept:  # highest quality first
+        language = pick(tag, offered) if quality > 0 else None
+        if language is not None:
+            return language
+    return None
 
 
 def cookie_name(settings: Settings) -> str:

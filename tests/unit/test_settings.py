@@ -81,6 +81,9 @@ BAD = [
     ("PORTAL_GROUPS_CLAIM", "groups claim", "a claim name"),
     ("PORTAL_METRICS_ALLOW", "127.0.0.1/32,intranet", "networks"),
     ("PORTAL_METRICS_ALLOW", "10.0.0.0/33", "networks"),
+    ("PORTAL_LANGUAGES", "en,de", "languages the portal has pages in (en,fr)"),
+    ("PORTAL_LANGUAGES", "français", "languages the portal has pages in"),
+    ("PORTAL_LANGUAGES", ",", "languages the portal has pages in"),
 ]
 
 
@@ -193,6 +196,7 @@ OPTIONAL_VARIABLES = (
     "PORTAL_ALLOWED_GROUPS",
     "PORTAL_GROUPS_CLAIM",
     "PORTAL_METRICS_ALLOW",
+    "PORTAL_LANGUAGES",
     "PORTAL_ENV_FILE",
     "PORTAL_TEST_CLOCK_FILE",
 )
@@ -232,3 +236,9 @@ def test_bad_redis_url_does_not_echo_its_password(tmp_path):
     with pytest.raises(SettingsError) as excinfo:
         Settings.from_env(portal_env(tmp_path, PORTAL_REDIS_URL="redis+cluster://u:hunter2@h1"))
     assert "hunter2" not in str(excinfo.value)
+
+
+def test_languages_default_to_english_then_french(tmp_path):
+    assert Settings.from_env(portal_env(tmp_path)).languages == ("en", "fr")
+    chosen = Settings.from_env(portal_env(tmp_path, PORTAL_LANGUAGES=" FR , en,fr "))
+    assert chosen.languages == ("fr", "en")  # the first is the fallback; repeats dropped
