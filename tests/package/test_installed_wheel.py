@@ -43,6 +43,7 @@ NOT_SOURCE = (
     "test-artifacts",
     ".pytest_cache",
     ".ruff_cache",
+    "*.mo",  # the build compiles the catalogues: a clean clone has none
 )
 CUSTOMER = User("wheel", "password-of-the-wheel-customer", "Wheel Customer")
 
@@ -210,6 +211,20 @@ def test_first_login_and_logout_from_the_installed_wheel(stack):
     assert logged_out.path == "/logged-out"
     assert "still signed in" in logged_out.text
     assert "Traceback" not in portal.process.log_text()
+
+
+def test_the_installed_pages_speak_french(stack):
+    """The wheel carries the compiled catalogues (built from the .po files), and the portal's
+    French login reaches the IdP's screens in French through ui_locales."""
+    idp, portal = stack
+    browser = requests.Session()
+    landing = browser.get(portal.url + "/?lang=fr", timeout=10)
+    assert '<html lang="fr">' in landing.text
+    assert "Bienvenue dans votre Espace client" in landing.text
+    username = browser.get(portal.url + "/login", timeout=10)  # the choice is remembered
+    assert username.url.startswith(idp.url + "/login"), username.url
+    assert '<html lang="fr">' in username.text
+    assert "Nom d’utilisateur" in username.text and "Se connecter" in username.text
 
 
 @pytest.mark.parametrize("which", ["portal", "idp"])
