@@ -124,6 +124,9 @@ def test_the_compiled_catalogue_is_the_current_one(package, language):
             for n, text in zip((1, 2, 1_000_000), message.string, strict=False):
                 if compiled.ngettext(*message.id[:2], n) != text:
                     stale.append(repr(message.id))
+        elif message.context is not None:
+            if compiled.pgettext(message.context, message.id) != message.string:
+                stale.append(repr(message.id))
         elif compiled.gettext(message.id) != message.string:
             stale.append(repr(message.id))
     assert not stale, f"{mo.relative_to(REPO_ROOT)} is older than the .po file ({FIX}):\n" + (
