@@ -34,9 +34,19 @@ def test_error_pages(device, stack, new_page, artifacts):
     assert_accessible(page, "the portal's sign-in error page")
     camera.shot("portal-sign-in-failed")
 
-    # the IdP: a wrong password is said at the password field, the username stays in view
+    # the IdP: a username refused is said at its field, and what was typed stays there
     user = stack.user()
     page.goto(stack.portal.url + "/login")
+    too_long = "x" * 151
+    page.get_by_label("Username").fill(too_long)
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page.locator("#username-error")).to_contain_text("at most 150 characters")
+    expect(page.get_by_label("Username")).to_have_value(too_long)
+    expect(page.get_by_label("Username")).to_have_attribute("aria-describedby", "username-error")
+    assert_accessible(page, "the IdP's username page with an error")
+    camera.shot("idp-username-too-long")
+
+    # a wrong password is said at the password field, the username stays in view
     page.get_by_label("Username").fill(user.username)
     page.get_by_role("button", name="Log in", exact=True).click()
     field = page.get_by_label("Password")

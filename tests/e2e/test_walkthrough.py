@@ -45,6 +45,8 @@ DEVICES = {
     },
 }
 PHONE_HEIGHT = DEVICES["phone"]["viewport"]["height"]
+#: Chromium's unstyled links (blue, and purple once visited).
+DEFAULT_LINK_COLOURS = ("rgb(0, 0, 238)", "rgb(85, 26, 139)")
 
 
 class Walkthrough:
@@ -122,6 +124,8 @@ class Walkthrough:
         self.check(step, everywhere, local, doc=doc)
         # the safer choice on a shared computer carries the weight, as the page advises
         self.expect(page.locator("#everywhere-help")).to_contain_text("On a shared computer")
+        link = page.get_by_role("link", name="Sign-in details")
+        assert link.evaluate("el => getComputedStyle(el).color") not in DEFAULT_LINK_COLOURS
         assert filled(everywhere) and not filled(local), "Log out looks weightier"
         assert box(everywhere)["y"] < box(local)["y"], "Log out everywhere comes first"
         self.header_on_one_line()
