@@ -259,3 +259,16 @@ def test_the_signed_in_pages_in_french(signed_in_client, portal_clock):
     devices = html(signed_in_client.get("/account/sessions"))
     assert devices.h1.get_text() == "Appareils connectés"
     assert devices.find("span", class_="this-device").get_text() == "(Cet appareil)"
+
+
+def test_the_keycloak_realm_offers_the_portal_languages():
+    """Keycloak honours ui_locales only for a supported locale of a realm with
+    internationalization on (README "Languages")."""
+    import json
+
+    from tests.support.processes import REPO_ROOT
+
+    realm = json.loads((REPO_ROOT / "config" / "keycloak" / "realm-portal.json").read_text())
+    assert realm["internationalizationEnabled"] is True
+    assert set(realm["supportedLocales"]) == {"en", "fr"}
+    assert realm["defaultLocale"] == "en"
