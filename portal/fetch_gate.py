@@ -11,9 +11,11 @@ them. So:
   which every caller gets the same error at once, without calling the IdP;
 * a caller that finds a fetch under way does not queue behind it: it gets :class:`Busy` at
   once (the routes answer 503) when the IdP has failed since it last answered. While the IdP
-  is not known to be failing (a cold start), it waits for that fetch at most
-  :data:`HEALTHY_WAIT` seconds, long enough for a healthy IdP to answer, so that the first
-  burst of logins after start-up is not turned away.
+  is not known to be failing (a cold start), it waits for that fetch to end, which the
+  fetch's own timeout (``PORTAL_HTTP_TIMEOUT``) bounds, so that the first burst of logins
+  after start-up is not turned away: half a second was too little for a busy two-core
+  machine (50 concurrent first logins got "not reachable"). An IdP that hangs from the start
+  holds the waiting threads for that one timeout, once; its failure is then remembered.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ T = TypeVar("T")
 
 #: Seconds a failed fetch is remembered: no new fetch, the same error at once.
 FAILURE_MEMORY = 15.0
-#: Seconds a caller may wait for another caller's fetch while the IdP is not known to fail.
-HEALTHY_WAIT = 0.5
+#: Seconds a caller may wait for another caller's fetch while the IdP is not known to fail;
+#: in practice the fetch ends sooner, at the latest after PORTAL_HTTP_TIMEOUT (at most 60).
+HEALTHY_WAIT = 60.0
 
 
 class Busy(Exception):
