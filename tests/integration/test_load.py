@@ -16,7 +16,11 @@ def test_fifty_concurrent_logins_and_account_views(stack):
 
     def login(pair):
         user, journey = pair
-        return journey.first_login(user)
+        # 50 journeys move the shared test clocks at once, so whether the portal shows the
+        # redirection page is not what this test checks (tests of that page do): only that
+        # every customer lands signed in as themselves
+        page = journey.through_idp(user)
+        return page.click("Continue") if page.path == "/auth/signed-in" else page
 
     with ThreadPoolExecutor(max_workers=CUSTOMERS) as pool:
         accounts = list(pool.map(login, zip(users, journeys, strict=True)))
