@@ -6,14 +6,17 @@ JavaScript (which the journey never needs: every page works without it).
 
 from __future__ import annotations
 
+import http.client
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from bs4 import BeautifulSoup
 from bs4 import Tag
+from requests.adapters import HTTPAdapter
 
 
 @dataclass
@@ -109,9 +112,38 @@ def _button(form: Tag, label: str, soup: BeautifulSoup) -> Tag | None:
     return None
 
 
+def _closed_before_answer(error: requests.ConnectionError) -> bool:
+    """Whether the server reset or closed the connection without answering: what a server
+    does when it drops a kept-alive connection at the moment the next request goes out."""
+    reason = error.args[0] if error.args else None
+    if not isinstance(reason, urllib3.exceptions.ProtocolError) or len(reason.args) < 2:
+        return False
+    return isinstance(reason.args[1], ConnectionResetError | http.client.RemoteDisconnected)
+
+
+class _BrowserAdapter(HTTPAdapter):
+    """Sends a GET again, once, when the connection was closed before any answer.
+
+    A browser does this: a server may close an idle kept-alive connection (gunicorn after its
+    ``keepalive`` seconds) just as the next request is sent on it, and the request was then
+    never read. Only GET, which the journey's servers treat as safe to repeat; a second
+    failure is raised.
+    """
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        try:
+            return super().send(request, **kwargs)
+        except requests.ConnectionError as error:
+            if request.method != "GET" or not _closed_before_answer(error):
+                raise
+            return super().send(request, **kwargs)
+
+
 class Browser:
     def __init__(self, timeout: float = 15.0) -> None:
         self.session = requests.Session()
+        self.session.mount("http://", _BrowserAdapter())
+        self.session.mount("https://", _BrowserAdapter())
         self.timeout = timeout
         self.history: list[str] = []
 
