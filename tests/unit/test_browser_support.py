@@ -36,9 +36,7 @@ class ResetOnce:
                     # linger 0: close sends RST, as a close with unread data does
                     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     continue
-                conn.sendall(
-                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
-                )
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
 
     def close(self) -> None:
         self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() under way

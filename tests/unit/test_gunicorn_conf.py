@@ -29,8 +29,10 @@ def test_session_folder_writable_by_others_is_one_line_at_start(tmp_path):
     result = _start(portal_env(tmp_path, PORTAL_SESSION_DIR=str(folder)), tmp_path)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith(
-        "portal: configuration error: PORTAL_SESSION_DIR"
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("portal: configuration error: PORTAL_SESSION_DIR")
     )
 
 
