@@ -213,23 +213,33 @@ class _LifetimeBound:
             # guess whether an OSError came from the store or from elsewhere (a template).
             raise StoreUnavailable(type(exc).__name__) from exc
         if getattr(session, "new_login", False):
-            self._drop_if_sid_ended(session)
+            self._drop_if_ended_during_login(session)
 
-    def _drop_if_sid_ended(self, session: ServerSideSession) -> None:
-        """After creating a signed-in record: delete it if its sid was ended meanwhile.
+    def _drop_if_ended_during_login(self, session: ServerSideSession) -> None:
+        """After creating a signed-in record: delete it if a back-channel logout ended it
+        while the callback ran, between :func:`portal.sessions.start` and this save.
 
-        A back-channel logout writes the tombstone before deleting the sid's sessions, and
-        :func:`portal.sessions.start` indexes the session before it is saved; so either that
-        logout deletes the record, or this check sees the tombstone.
+        ``start`` indexes the session before it is saved, so a logout of that moment found
+        its id, deleted a record not yet written, and took the id out of the index: either
+        that logout deleted the record, or this check sees that. A logout of the sid leaves
+        a tombstone too; one of the subject alone (no sid) or of another sid that also ends
+        the subject's sessions without sid leaves only the index, hence both checks.
         """
         state = session.get(STATE_KEY)
-        sid = state.get("sid") if isinstance(state, dict) else None
+        if not isinstance(state, dict) or not isinstance(state.get("sub"), str):
+            return
+        sid, sub = state.get("sid"), state["sub"]
         if sid and self.index.sid_ended(sid):
-            try:
-                self._delete_session(self._get_store_id(session.sid))  # type: ignore[attr-defined]
-            except STORE_ERRORS as exc:
-                raise StoreUnavailable(type(exc).__name__) from exc
-            log.warning("session ended at once: back-channel logout for sid=%s during login", sid)
+            reason = f"back-channel logout for sid={sid} during login"
+        elif not self.index.indexed(session.sid, sid=sid, sub=sub):
+            reason = "back-channel logout of the subject during login"
+        else:
+            return
+        try:
+            self._delete_session(self._get_store_id(session.sid))  # type: ignore[attr-defined]
+        except STORE_ERRORS as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        log.warning("session ended at once: %s", reason)
 
 
 class PortalRedisSessionInterface(_LifetimeBound, RedisSessionInterface):
@@ -293,6 +303,11 @@ class SessionIndex(ABC):
     @abstractmethod
     def sid_ended(self, sid: str) -> bool:
         """Whether a back-channel logout ended this sid (within ``tombstone_ttl``)."""
+
+    @abstractmethod
+    def indexed(self, session_id: str, *, sid: str | None, sub: str) -> bool:
+        """Whether the session is still listed under its subject and its sid (or the
+        subject's sessions without sid): a logout that ended it took it out of one."""
 
     @abstractmethod
     def first_auth_time(self, sid: str, auth_time: float, ttl: int, *, sub: str) -> float:
@@ -398,7 +413,7 @@ class RedisSessionIndex(SessionIndex):
 
     def end_by_sid(self, sid: str, *, sub: str | None = None) -> int:
         try:
-            # Tombstone first: see _LifetimeBound._drop_if_sid_ended.
+            # Tombstone first: see _LifetimeBound._drop_if_ended_during_login.
             self.client.set(ENDED_SID_PREFIX + sid, 1, ex=self.tombstone_ttl)
             if sub is not None:
                 tag = subject_tag(sub)
@@ -437,6 +452,15 @@ class RedisSessionIndex(SessionIndex):
     def sid_ended(self, sid: str) -> bool:
         try:
             return bool(self.client.exists(ENDED_SID_PREFIX + sid))
+        except STORE_ERRORS as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+
+    def indexed(self, session_id: str, *, sid: str | None, sub: str) -> bool:
+        try:
+            with self.client.pipeline(transaction=False) as pipe:  # one slot: the subject's
+                for key in _index_keys(sid, sub):
+                    pipe.hexists(key, session_id)
+                return all(pipe.execute())
         except STORE_ERRORS as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
 
@@ -565,6 +589,10 @@ class FileSessionIndex(SessionIndex):
 
     def sid_ended(self, sid: str) -> bool:
         return bool(self.cache.has(ENDED_SID_PREFIX + sid))
+
+    def indexed(self, session_id: str, *, sid: str | None, sub: str) -> bool:
+        with self._lock:
+            return all(session_id in (self.cache.get(k) or ()) for k in _index_keys(sid, sub))
 
     def first_auth_time(self, sid: str, auth_time: float, ttl: int, *, sub: str) -> float:
         key = SID_FIRST_PREFIX + sid

@@ -70,3 +70,43 @@ def test_other_sessions_of_the_subject_are_not_affected(app, mock_idp):
     client = app.test_client()
     login(client, idp, sid="sid-new")  # the next login at the IdP: a new sid
     assert signed_in(client)
+
+
+@pytest.mark.parametrize(
+    ("login_sid", "logout"),
+    [
+        pytest.param("sid-kept", {"sid": None}, id="logout-by-sub"),
+        pytest.param(None, {"sid": None}, id="logout-by-sub-of-a-login-without-sid"),
+        pytest.param(None, {"sid": "sid-other"}, id="logout-by-sid-of-a-login-without-sid"),
+    ],
+)
+def test_logout_of_the_subject_between_session_start_and_save_ends_the_new_session(
+    app, mock_idp, monkeypatch, login_sid, logout
+):
+    """A logout token without sid (or a sid the login's ID token did not name) has no
+    tombstone to leave: the new session notices that the logout took it out of the index."""
+    idp = mock_idp
+    delivered = []
+    real_start = sessions.start
+
+    def start_then_logout_arrives(*args, **kwargs):
+        started = real_start(*args, **kwargs)
+        delivered.append(backchannel(app.test_client(), idp, **logout).status_code)
+        return started
+
+    monkeypatch.setattr(sessions, "start", start_then_logout_arrives)
+    client = app.test_client()
+    idp.login(client, sid=login_sid)
+    assert delivered == [200]
+    assert not signed_in(client)
+
+
+def test_a_login_after_a_logout_of_the_subject_is_kept(app, mock_idp):
+    idp = mock_idp
+    first = app.test_client()
+    login(first, idp, sid=None)
+    assert backchannel(app.test_client(), idp, sid=None).status_code == 200
+    assert not signed_in(first)
+    second = app.test_client()
+    login(second, idp, sid=None)
+    assert signed_in(second)
