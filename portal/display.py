@@ -117,8 +117,13 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def session_limits() -> dict[str, int]:
-        """The two session bounds, for pages that explain them in words."""
-        return {"sso_max_age": settings.sso_max_age, "idle_timeout": settings.idle_timeout}
+        """The session bounds, and the age of a sign-in the sensitive pages accept, for
+        pages that explain them in words."""
+        return {
+            "sso_max_age": settings.sso_max_age,
+            "idle_timeout": settings.idle_timeout,
+            "fresh_auth_max_age": settings.fresh_auth_max_age,
+        }
 
     app.jinja_env.filters["factors"] = factors
     app.jinja_env.filters["duration"] = duration

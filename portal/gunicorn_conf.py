@@ -19,16 +19,50 @@ import sys
 import tempfile
 from pathlib import Path
 
-bind = os.environ.get("PORTAL_BIND", "127.0.0.1:8000")
+
+def _environment() -> dict[str, str]:
+    """The portal's variables, the env file's included (``portal.settings.environment``)."""
+    from portal.settings import SettingsError
+    from portal.settings import environment
+
+    try:
+        return environment()
+    except SettingsError:
+        return dict(os.environ)  # on_starting says what is wrong, in one line
+
+
+def _session_backend() -> str:
+    from portal.settings import Settings
+    from portal.settings import SettingsError
+
+    try:
+        return Settings.from_env().session_backend
+    except SettingsError:
+        return "filesystem"  # on_starting stops gunicorn, naming the variable
+
+
+def _count(env: dict[str, str], name: str, default: int) -> int:
+    """A whole number of at least 1 from ``name``, or one line naming it and exit status 2."""
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        print(
+            f"portal: configuration error: {name}: expected a whole number of at least 1 "
+            f"(got {value!r})",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    return int(value)
+
+
+_env = _environment()
+bind = _env.get("PORTAL_BIND", "127.0.0.1:8000")
 # The filesystem session backend (and its sid/sub index) is for one process; several workers
-# need PORTAL_SESSION_BACKEND=redis.
-_default_workers = (
-    max(2, multiprocessing.cpu_count())
-    if os.environ.get("PORTAL_SESSION_BACKEND", "filesystem").lower() == "redis"
-    else 1
-)
-workers = int(os.environ.get("PORTAL_WORKERS", _default_workers))
-threads = int(os.environ.get("PORTAL_THREADS", "4"))
+# need Redis (PORTAL_REDIS_URL).
+_default_workers = max(2, multiprocessing.cpu_count()) if _session_backend() == "redis" else 1
+workers = _count(_env, "PORTAL_WORKERS", _default_workers)
+threads = _count(_env, "PORTAL_THREADS", 4)
 worker_class = "gthread"
 timeout = 30
 graceful_timeout = 10

@@ -125,14 +125,21 @@ class Settings:
 
         ``PORTAL_ENV_FILE`` names a file read first; real environment variables win over it.
         """
-        env = _set_values(os.environ if environ is None else environ)
-        env_file = env.get("PORTAL_ENV_FILE")
-        if env_file:
-            path = Path(env_file)
-            if not path.is_file():
-                raise SettingsError("PORTAL_ENV_FILE", "a readable env file", env_file)
-            env = {**_set_values(dotenv_values(path)), **env}
-        return _parse(env)
+        return _parse(environment(environ))
+
+
+def environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables that have a value, from ``environ`` (default ``os.environ``) over the
+    env file that ``PORTAL_ENV_FILE`` names. gunicorn's settings (portal/gunicorn_conf.py)
+    read the same, so ``PORTAL_BIND`` or ``PORTAL_WORKERS`` in the env file count too."""
+    env = _set_values(os.environ if environ is None else environ)
+    env_file = env.get("PORTAL_ENV_FILE")
+    if env_file:
+        path = Path(env_file)
+        if not path.is_file():
+            raise SettingsError("PORTAL_ENV_FILE", "a readable env file", env_file)
+        env = {**_set_values(dotenv_values(path)), **env}
+    return env
 
 
 def _set_values(environ: Mapping[str, str | None]) -> dict[str, str]:
@@ -163,8 +170,15 @@ def _parse(env: Mapping[str, str]) -> Settings:
     secret_key = required("PORTAL_SECRET_KEY", "a random string of at least 32 characters")
     if len(secret_key) < 32:
         raise SettingsError("PORTAL_SECRET_KEY", "a random string of at least 32 characters")
+    if not is_loopback(urlsplit(base_url).hostname):
+        _refuse_placeholder("PORTAL_SECRET_KEY", secret_key)
+        _refuse_placeholder("PORTAL_OIDC_CLIENT_SECRET", client_secret)
 
-    backend = get("PORTAL_SESSION_BACKEND", "filesystem").lower()
+    # A Redis URL alone says where the sessions go; the embedded files are for a portal
+    # that names no Redis at all.
+    backend = get(
+        "PORTAL_SESSION_BACKEND", "redis" if get("PORTAL_REDIS_URL") else "filesystem"
+    ).lower()
     if backend not in ("redis", "filesystem"):
         raise SettingsError("PORTAL_SESSION_BACKEND", "'redis' or 'filesystem'", backend)
     redis_url = get("PORTAL_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -228,6 +242,20 @@ def _parse(env: Mapping[str, str]) -> Settings:
         languages=_languages(get("PORTAL_LANGUAGES", ",".join(DEFAULT_LANGUAGES))),
         test_clock_file=Path(test_clock) if test_clock else None,
     )
+
+
+#: What config/portal.env.example (and the dev IdP's demo client) write where a secret goes.
+PLACEHOLDER = "change-me"
+
+
+def _refuse_placeholder(name: str, value: str) -> None:
+    """A portal reachable beyond this machine must not run on the example's secrets: with
+    the example's secret key, anyone can sign session and CSRF cookies. On loopback (the
+    demo, the tests) they are allowed, as the dev IdP allows its shipped ones there."""
+    if PLACEHOLDER in value.lower():
+        raise SettingsError(name, "your own random value, not the example's placeholder")
+    if len(value) > 1 and value in (value + value)[1:-1]:  # "abcabc...": a block repeated
+        raise SettingsError(name, "a random value, not a block written again and again")
 
 
 def is_loopback(host: str | None) -> bool:

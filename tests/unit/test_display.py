@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from portal.display import duration
@@ -55,3 +57,18 @@ def test_sign_in_details_say_the_factors_in_words(signed_in_client):
     page = signed_in_client.get("/account/security").get_data(as_text=True)
     assert "Password and authenticator app" in page
     assert "pwd" not in page
+
+
+@pytest.mark.parametrize(
+    ("portal_settings", "language", "words"),
+    [
+        ({}, "en", "if it is older than 10 minutes)"),
+        ({"PORTAL_FRESH_AUTH_MAX_AGE": "300"}, "en", "if it is older than 5 minutes)"),
+        ({"PORTAL_FRESH_AUTH_MAX_AGE": "1800"}, "fr", "si elle date de plus de 30 minutes)"),
+    ],
+)
+def test_account_page_says_the_configured_age_of_a_fresh_sign_in(
+    signed_in_client, portal_settings, language, words
+):
+    page = signed_in_client.get(f"/account?lang={language}").get_data(as_text=True)
+    assert words in re.sub(r"[ \n]+", " ", page)  # the template's line breaks, not NBSP

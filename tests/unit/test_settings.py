@@ -242,3 +242,51 @@ def test_languages_default_to_english_then_french(tmp_path):
     assert Settings.from_env(portal_env(tmp_path)).languages == ("en", "fr")
     chosen = Settings.from_env(portal_env(tmp_path, PORTAL_LANGUAGES=" FR , en,fr "))
     assert chosen.languages == ("fr", "en")  # the first is the fallback; repeats dropped
+
+
+PUBLIC = {"PORTAL_BASE_URL": "https://portal.example.com"}
+EXAMPLE_FILE = REPO_ROOT / "config" / "portal.env.example"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("PORTAL_SECRET_KEY", "change-me-change-me-change-me-change-me", "not the example's"),
+        ("PORTAL_SECRET_KEY", "0123456789abcdef" * 3, "a block written again"),
+        ("PORTAL_OIDC_CLIENT_SECRET", "change-me", "not the example's"),
+        ("PORTAL_OIDC_CLIENT_SECRET", "demo-portal-secret-CHANGE-ME", "not the example's"),
+    ],
+)
+def test_a_portal_beyond_loopback_refuses_placeholder_secrets(tmp_path, variable, value, message):
+    with pytest.raises(SettingsError) as excinfo:
+        Settings.from_env(portal_env(tmp_path, **PUBLIC, **{variable: value}))
+    assert excinfo.value.variable == variable
+    assert message in str(excinfo.value)
+    assert value not in str(excinfo.value)
+
+
+def test_the_example_file_as_shipped_does_not_start(tmp_path):
+    with pytest.raises(SettingsError) as excinfo:
+        Settings.from_env({"PORTAL_ENV_FILE": str(EXAMPLE_FILE)})
+    assert excinfo.value.variable in ("PORTAL_SECRET_KEY", "PORTAL_OIDC_CLIENT_SECRET")
+
+
+def test_placeholder_secrets_are_allowed_on_loopback(tmp_path):
+    """The demo: the dev IdP's demo client secret says change-me, on 127.0.0.1 only."""
+    settings = Settings.from_env(
+        portal_env(tmp_path, PORTAL_OIDC_CLIENT_SECRET="demo-portal-secret-change-me")
+    )
+    assert settings.client_secret == "demo-portal-secret-change-me"
+
+
+def test_random_secrets_are_accepted_beyond_loopback(tmp_path):
+    settings = Settings.from_env(portal_env(tmp_path, **PUBLIC))
+    assert settings.base_url == "https://portal.example.com"
+
+
+def test_a_redis_url_alone_puts_the_sessions_in_redis(tmp_path):
+    url = "redis://127.0.0.1:6390/2"
+    assert Settings.from_env(portal_env(tmp_path)).session_backend == "filesystem"
+    assert Settings.from_env(portal_env(tmp_path, PORTAL_REDIS_URL=url)).session_backend == "redis"
+    chosen = portal_env(tmp_path, PORTAL_REDIS_URL=url, PORTAL_SESSION_BACKEND="filesystem")
+    assert Settings.from_env(chosen).session_backend == "filesystem"
