@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 from urllib.parse import urlencode
 
 from flask import Flask
@@ -120,10 +121,16 @@ def _select() -> str:
 def _switch_link(code: str) -> str:
     """This page in language ``code``: the same address with ``lang``, except for pages that
     must not be loaded twice (the IdP's answers), whose switcher leads to the start page."""
-    if request.method not in ("GET", "HEAD") or request.endpoint in NOT_RELOADED:
+    if (
+        request.method not in ("GET", "HEAD")
+        or request.endpoint is None  # a 404: its path is whatever the visitor typed
+        or request.endpoint in NOT_RELOADED
+    ):
         return "/?" + urlencode({PARAM: code})
     kept = [(k, v) for k, v in request.args.items(multi=True) if k not in NOT_REPEATED]
-    return request.path + "?" + urlencode([*kept, (PARAM, code)])
+    # The path comes decoded: quoted again, and with one leading slash, so that "/\host" or
+    # "//host" in a route's variable part cannot make the link leave the portal.
+    return "/" + quote(request.path.lstrip("/")) + "?" + urlencode([*kept, (PARAM, code)])
 
 
 def choices() -> list[Choice]:

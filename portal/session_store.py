@@ -329,6 +329,12 @@ class SessionIndex(ABC):
     # --- the devices page ----------------------------------------------------------------
 
     @abstractmethod
+    def end_others(self, sub: str, *, keep: str) -> int:
+        """Delete every session of the subject but ``keep`` at once, and take them out of
+        its sub index; return how many were listed there. Their sid hashes keep the ids,
+        harmlessly (a logout of that sid finds no record), until they expire."""
+
+    @abstractmethod
     def records_of(self, sub: str, *, limit: int) -> tuple[dict[str, dict[str, Any]], int]:
         """The stored records of the subject's sessions, by session id, read through its
         sub index (never a scan of the store), and how many ids the index holds.
@@ -503,6 +509,16 @@ class RedisSessionIndex(SessionIndex):
             raise StoreUnavailable(type(exc).__name__) from exc
         return _decoded(chosen, raw), len(ids)
 
+    def end_others(self, sub: str, *, keep: str) -> int:
+        key = sub_key(sub)
+        try:
+            others = sorted(m for m in self.client.hkeys(key) if m.decode() != keep)
+            if others:
+                self._end(keys=[key, *(store_key(m.decode()) for m in others)], args=[1, *others])
+        except STORE_ERRORS as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        return len(others)
+
     def end_one(self, session_id: str, *, sub: str, sid: str | None) -> None:
         index_keys = _index_keys(sid, sub)
         try:
@@ -623,6 +639,19 @@ class FileSessionIndex(SessionIndex):
             if isinstance(record, dict):
                 records[session_id] = record
         return records, len(ids)
+
+    def end_others(self, sub: str, *, keep: str) -> int:
+        key = sub_key(sub)
+        with self._lock:
+            members = set(self.cache.get(key) or ())
+            others = sorted(members - {keep})
+            if others:
+                self.cache.delete_many(*[store_key(m) for m in others])
+            if keep in members:
+                self.cache.set(key, [keep], timeout=max(1, self._remaining(key)))
+            else:
+                self.cache.delete(key)
+        return len(others)
 
     def end_one(self, session_id: str, *, sub: str, sid: str | None) -> None:
         with self._lock:

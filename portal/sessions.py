@@ -59,9 +59,12 @@ PLAIN_COOKIE_NAME = "portal_session"
 #: How long a customer's latest sign-in (time and browser label) is kept for "Previous
 #: sign-in": 90 days from that sign-in; each sign-in replaces it and starts the 90 days again.
 PREVIOUS_SIGN_IN_KEPT = 90 * 24 * 3600
-#: Most sessions read for the devices page, so that its cost stays bounded however often a
-#: customer signed in within 12 hours (the page says when there are more).
+#: Sessions the devices page lists: the most recently active (the page says when there
+#: are more, and "End every other device" ends them all, listed or not).
 MAX_DEVICES_LISTED = 50
+#: Most index entries read for the devices page, so that its cost stays bounded however often
+#: a customer signed in within 12 hours.
+MAX_DEVICES_READ = 500
 
 
 class LoginEnded(Exception):
@@ -329,8 +332,13 @@ def end() -> PortalSession | None:
             ended = PortalSession.from_state(session[STATE_KEY])
         except TypeError:
             ended = None
+    session_id = session.sid  # type: ignore[attr-defined]
     session.clear()
     if not store_unavailable():
+        if ended is not None:
+            # out of the sub and sid index too: ended sessions left there would crowd the
+            # devices page (and hide a live one) and lengthen every later logout
+            index().end_one(session_id, sub=ended.sub, sid=ended.sid)
         current_app.session_interface.rotate(session)  # type: ignore[attr-defined]
     g.portal_session = None
     return ended
@@ -370,9 +378,10 @@ class Device:
 
 
 def devices() -> tuple[list[Device], bool]:
-    """The signed-in customer's live portal sessions, this device first, then the most
-    recently active; and whether the index lists more than MAX_DEVICES_LISTED (the rest are
-    not read). Read through the subject's index, never a scan of the store."""
+    """The signed-in customer's live portal sessions, this device first, then the
+    MAX_DEVICES_LISTED most recently active; and whether there are more (listed or not,
+    "End every other device" ends them). Read through the subject's index, never a scan of
+    the store."""
     active = current()
     assert active is not None, "devices() needs a signed-in customer"
     this_id = session.sid  # type: ignore[attr-defined]
@@ -389,7 +398,15 @@ def devices() -> tuple[list[Device], bool]:
         for session_id, other in live.items()
     ]
     found.sort(key=lambda d: (not d.this_device, -d.last_seen))
-    return found, more
+    return found[:MAX_DEVICES_LISTED], more or len(found) > MAX_DEVICES_LISTED
+
+
+def end_other_devices() -> int:
+    """End every portal session of the signed-in customer but this one, listed or not, in
+    one step; return how many. As with End, the SSO session at the IdP is untouched."""
+    active = current()
+    assert active is not None, "end_other_devices() needs a signed-in customer"
+    return index().end_others(active.sub, keep=session.sid)  # type: ignore[attr-defined]
 
 
 def end_device(handle: str) -> PortalSession | None:
@@ -416,9 +433,9 @@ def this_device_handle() -> str:
 
 def _live_sessions(active: PortalSession, this_id: str) -> tuple[dict[str, PortalSession], bool]:
     """The subject's sessions whose record is readable and within both bounds (of the first
-    MAX_DEVICES_LISTED ids of its index), this one always included; and whether the index
+    MAX_DEVICES_READ ids of its index), this one always included; and whether the index
     holds more ids than were read."""
-    records, listed = index().records_of(active.sub, limit=MAX_DEVICES_LISTED)
+    records, listed = index().records_of(active.sub, limit=MAX_DEVICES_READ)
     now, idle_timeout = _clock().now(), _settings().idle_timeout
     live: dict[str, PortalSession] = {}
     for session_id, record in records.items():
@@ -432,7 +449,7 @@ def _live_sessions(active: PortalSession, this_id: str) -> tuple[dict[str, Porta
         if other.sub == active.sub and now < other.ends_at and now - other.last_seen < idle_timeout:
             live[session_id] = other
     live[this_id] = active  # this request's view of it is the freshest
-    return live, listed > MAX_DEVICES_LISTED
+    return live, listed > MAX_DEVICES_READ
 
 
 def _login_ended(exc: LoginEnded) -> Response:

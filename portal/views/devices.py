@@ -16,6 +16,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask_babel import gettext
+from flask_babel import ngettext
 
 from portal import audit
 from portal import display
@@ -76,4 +77,27 @@ def end_device() -> Response:
     else:
         message = gettext("Ended the portal session on that device.")
     flash(message, "ended")
+    return redirect(url_for("devices.device_list"))
+
+
+@bp.post("/account/sessions/end-others")
+@login_required
+def end_other_devices() -> Response:
+    """End the portal session of every other device, listed or not (a POST with the page's
+    CSRF token): the answer to a sign-in that was not the customer's, however many."""
+    count = sessions.end_other_devices()
+    active = sessions.current()
+    if active is not None and count:
+        log.info("other device sessions ended by the customer sub=%s count=%d", active.sub, count)
+        audit.session_ended("device", sub=active.sub, sid=None, sessions=count)
+    flash(
+        ngettext(
+            "Ended the portal session on %(num)d other device.",
+            "Ended the portal sessions on %(num)d other devices.",
+            count,
+        )
+        if count
+        else gettext("No other device was signed in."),
+        "ended",
+    )
     return redirect(url_for("devices.device_list"))

@@ -245,17 +245,93 @@ def test_idle_and_expired_sessions_are_not_listed(app, mock_idp, portal_clock):
     assert [r["name"] for r in rows(devices_page(laptop))] == ["Chrome on Windows (This device)"]
 
 
-def test_the_list_is_bounded(app, mock_idp, monkeypatch):
+def test_the_list_is_bounded(app, mock_idp, monkeypatch, portal_clock):
     monkeypatch.setattr(sessions, "MAX_DEVICES_LISTED", 2)
     clients = [browser(app, CHROME_WINDOWS) for _ in range(4)]
     for n, client in enumerate(clients):
         login(client, mock_idp, sid=f"sid-{n}")
+        portal_clock.advance(60)
     for client in clients:
         page = devices_page(client)
-        assert "Only the first 2 of your sessions are listed." in page.get_text()
+        assert "Only the 2 most recently active of your sessions are listed." in page.get_text()
         listed = rows(page)
-        assert len(listed) <= 3  # two read, and this device whatever its place
+        assert len(listed) == 2
         assert listed[0]["name"] == "Chrome on Windows (This device)"
+        assert page.find("button", string="End every other device") is not None
+
+
+def csrf_of(page: BeautifulSoup) -> str:
+    return page.find("input", attrs={"name": "csrf_token"})["value"]
+
+
+def index_size(app, sub: str = "user-123") -> int:
+    with app.app_context():
+        return sessions.index().records_of(sub, limit=10_000)[1]
+
+
+def test_logged_out_sessions_leave_the_index(app, mock_idp, monkeypatch):
+    """Before, Log out deleted the record only: ids piled up in the subject's index, and 60
+    silent logins and logouts by someone holding the customer's SSO session pushed that
+    person's live session out of the ids the devices page reads."""
+    monkeypatch.setattr(sessions, "MAX_DEVICES_READ", 3)
+    owner = browser(app, CHROME_WINDOWS)
+    login(owner, mock_idp, sid="sid-owner")
+    for _ in range(6):
+        intruder = browser(app, SAFARI_IPHONE, "198.51.100.7")
+        login(intruder, mock_idp, sid="sid-intruder")
+        page = devices_page(intruder)
+        assert intruder.post("/logout", data={"csrf_token": csrf_of(page)}).status_code == 302
+    assert index_size(app) == 1
+    hidden = browser(app, SAFARI_IPHONE, "198.51.100.7")
+    login(hidden, mock_idp, sid="sid-intruder")
+    assert [r["name"] for r in rows(devices_page(owner))] == [
+        "Chrome on Windows (This device)",
+        "Mobile Safari on iOS",
+    ]
+
+
+def test_end_every_other_device_ends_them_all_listed_or_not(app, mock_idp, monkeypatch, caplog):
+    monkeypatch.setattr(sessions, "MAX_DEVICES_LISTED", 1)
+    owner = browser(app, CHROME_WINDOWS)
+    others = [browser(app, SAFARI_IPHONE) for _ in range(3)]
+    for n, client in enumerate([owner, *others]):
+        login(client, mock_idp, sid=f"sid-{n}")
+    stranger = browser(app, CHROME_WINDOWS)
+    login(stranger, mock_idp, sub="someone-else", sid="sid-stranger")
+    page = devices_page(owner)
+    assert len(rows(page)) == 1
+    caplog.set_level(logging.INFO, logger="portal")
+    response = owner.post("/account/sessions/end-others", data={"csrf_token": csrf_of(page)})
+    assert response.status_code == 302
+    assert [signed_in(c) for c in others] == [False, False, False]
+    assert signed_in(owner)
+    assert signed_in(stranger)
+    assert index_size(app) == 1
+    assert devices_page(owner).find(id="device-ended").get_text() == (
+        "Ended the portal sessions on 3 other devices."
+    )
+    assert "other device sessions ended by the customer sub=user-123 count=3" in caplog.text
+
+
+def test_end_every_other_device_needs_the_csrf_token(two_devices):
+    laptop, phone = two_devices
+    response = laptop.post("/account/sessions/end-others", data={"csrf_token": ""})
+    assert response.status_code == 400
+    assert signed_in(phone)
+    assert laptop.get("/account/sessions/end-others").status_code == 405
+
+
+def test_end_every_other_device_alone_ends_nothing(app, mock_idp):
+    owner = browser(app, CHROME_WINDOWS)
+    login(owner, mock_idp, sid="sid-alone")
+    page = devices_page(owner)
+    assert page.find("button", string="End every other device") is None
+    response = owner.post("/account/sessions/end-others", data={"csrf_token": csrf_of(page)})
+    assert response.status_code == 302
+    assert signed_in(owner)
+    assert devices_page(owner).find(id="device-ended").get_text() == (
+        "No other device was signed in."
+    )
 
 
 def test_end_explains_that_the_sso_session_lives_on(two_devices):

@@ -170,10 +170,21 @@ def test_the_switcher_keeps_the_page_and_its_query(app):
 
 
 def test_the_switcher_never_repeats_a_one_time_code(app):
-    response = app.test_client().get("/no-such-page?code=secret-code&iss=x&lang=en")
+    response = app.test_client().get("/logged-out?code=secret-code&iss=x&lang=en")
     href = switcher(response)["Français"]["href"]
     assert "secret-code" not in href and "iss" not in href
-    assert href == "/no-such-page?lang=fr"
+    assert href == "/logged-out?lang=fr"
+
+
+@pytest.mark.parametrize(
+    "path", ["/no-such-page", "/%5Cevil.example/x", "//evil.example/x", "/%2F%2Fevil.example"]
+)
+def test_on_a_page_not_found_the_switcher_goes_to_the_start_page(app, path):
+    """A 404's path is whatever the visitor typed: "/\\evil.example" as a link would
+    leave the portal (browsers read a backslash as a slash)."""
+    response = app.test_client().get(path)
+    assert response.status_code == 404
+    assert switcher(response)["Français"]["href"] == "/?lang=fr"
 
 
 def test_on_an_answer_to_a_form_the_switcher_goes_to_the_start_page(app):
