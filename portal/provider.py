@@ -76,7 +76,6 @@ class ProviderUnreachable(LoginFailed):
 @dataclass
 class LoginResult:
     claims: dict[str, Any]
-    id_token: str
     profile: dict[str, Any]
     next_target: str
     flow: dict[str, Any] = field(default_factory=dict)
@@ -268,7 +267,6 @@ class Provider:
         profile = self._profile(claims, token)
         result = LoginResult(
             claims=claims,
-            id_token=raw_id_token,
             profile=profile,
             next_target=data.get("next") or "/account",
             flow=dict(data.get("flow") or {}),
@@ -351,13 +349,13 @@ class Provider:
             raise LoginFailed(exc.reason, status=502) from None
         return userinfo
 
-    def logout_redirect(self, id_token_hint: str | None) -> Response | None:
-        """RP-initiated logout; None when the provider offers no end_session_endpoint."""
+    def logout_redirect(self) -> Response | None:
+        """RP-initiated logout with ``client_id``, ``post_logout_redirect_uri`` and ``state``
+        only (never a token in the URL); None when the provider has no end_session_endpoint."""
         if not self.metadata().get("end_session_endpoint"):
             return None
         return self.client.logout_redirect(
             post_logout_redirect_uri=self.settings.post_logout_redirect_uri,
-            id_token_hint=id_token_hint,
             client_id=self.settings.client_id,
         )
 

@@ -11,7 +11,6 @@ requests, gets a fresh id at login (no fixation), and is indexed by the IdP's ``
 
 from __future__ import annotations
 
-import base64
 import logging
 from dataclasses import asdict
 from dataclasses import dataclass
@@ -84,7 +83,6 @@ class PortalSession:
     username: str
     name: str
     email: str
-    id_token: str
     auth_time: float
     amr: tuple[str, ...]
     started_at: float
@@ -110,10 +108,12 @@ class PortalSession:
     def from_state(cls, state: dict[str, Any]) -> PortalSession:
         groups = tuple(state.get("groups", ()))
         previous = state.get("previous_sign_in")
+        # Records written before the ID token stopped being kept still carry it; they stay
+        # readable (a deployment does not sign everyone out), and it is dropped here.
+        kept = {k: v for k, v in state.items() if k not in RETIRED_FIELDS}
         return cls(
             **{
-                **state,
-                "id_token": _unpack_jwt(state.get("id_token")),
+                **kept,
                 "amr": tuple(state.get("amr", ())),
                 "groups": groups,
                 "previous_sign_in": tuple(previous) if isinstance(previous, list) else None,
@@ -121,26 +121,14 @@ class PortalSession:
         )
 
     def to_state(self) -> dict[str, Any]:
-        return {
-            **asdict(self),
-            "id_token": _pack_jwt(self.id_token),
-            "amr": list(self.amr),
-            "groups": list(self.groups),
-        }
+        return {**asdict(self), "amr": list(self.amr), "groups": list(self.groups)}
 
 
-def _pack_jwt(token: str) -> list[bytes]:
-    """The ID token's three parts as raw bytes: a quarter smaller than its base64 text, which
-    keeps a signed-in session within its 2 KB budget in Redis (see README "Performance")."""
-    return [base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)) for part in token.split(".")]
-
-
-def _unpack_jwt(parts: Any) -> str:
-    if isinstance(parts, str):  # a record written before the packed form
-        return parts
-    if not isinstance(parts, list) or not all(isinstance(p, bytes) for p in parts):
-        raise TypeError("unreadable id_token")
-    return ".".join(base64.urlsafe_b64encode(p).rstrip(b"=").decode() for p in parts)
+#: Fields of records written by earlier versions, ignored when read. ``id_token`` was kept
+#: for "Log out everywhere" to send as ``id_token_hint``, which put the token (name, email,
+#: sid) in a URL, so in the browser's history and the IdP's access logs; the portal no
+#: longer sends it, so it no longer keeps it: nothing in the store can be replayed as a token.
+RETIRED_FIELDS = frozenset({"id_token"})
 
 
 def init_app(app: Flask, settings: Settings, clock: Clock) -> None:
@@ -205,7 +193,7 @@ def store_unavailable() -> bool:
     return bool(getattr(session, "store_unavailable", False))
 
 
-def start(claims: dict[str, Any], id_token: str, profile: dict[str, Any]) -> PortalSession:
+def start(claims: dict[str, Any], profile: dict[str, Any]) -> PortalSession:
     """Begin a signed-in session under a fresh id, bounded by the IdP's SSO session.
 
     The pre-login session (state, nonce, PKCE verifier) is cleared and its id discarded, so
@@ -241,7 +229,6 @@ def start(claims: dict[str, Any], id_token: str, profile: dict[str, Any]) -> Por
         username=str(profile.get("preferred_username") or ""),
         name=str(profile.get("name") or ""),
         email=str(profile.get("email") or ""),
-        id_token=id_token,
         auth_time=auth_time,
         amr=tuple(a for a in claims.get("amr", []) if isinstance(a, str)),
         started_at=now,

@@ -93,7 +93,7 @@ def callback() -> Response:
         audit.login_refused(exc.cause, exc.reason)
         return error_page(exc.kind, exc.status)
     try:
-        started = sessions.start(result.claims, result.id_token, result.profile)
+        started = sessions.start(result.claims, result.profile)
     except (sessions.LoginEnded, StoreUnavailable) as exc:
         cause = "ended" if isinstance(exc, sessions.LoginEnded) else "store_unavailable"
         audit.login_refused(cause, str(exc), **_who(result.claims))
@@ -170,11 +170,14 @@ def logout() -> Response:
 def logout_everywhere() -> Response | str:
     """End the portal session and send the browser to the IdP's end_session_endpoint.
 
-    The live session's ID token goes along as ``id_token_hint``, so the IdP knows which SSO
-    session to end and may skip its confirmation.
+    Without ``id_token_hint``, as from the logged-out page (see ``end_sso_after_logout``):
+    that GET URL stays in the browser's history, and this is the button for a shared
+    computer, whose next user must find no token naming the customer there. The IdP asks
+    the customer to confirm instead (Keycloak and the dev IdP do; authentik shows its
+    invalidation flow either way).
     """
     ended = sessions.end()
-    response = _end_sso(ended.id_token if ended else None)
+    response = _end_sso()
     if ended is not None:
         log.info("logout everywhere sub=%s", ended.sub)
         audit.logout("everywhere", sub=ended.sub, sid=ended.sid)
@@ -201,12 +204,12 @@ def end_sso_after_logout() -> Response | str:
     if sessions.current() is not None:
         return redirect(url_for("account.account"))
     log.info("logout everywhere requested after a portal logout")
-    return _end_sso(None)
+    return _end_sso()
 
 
-def _end_sso(id_token_hint: str | None) -> Response | str:
+def _end_sso() -> Response | str:
     try:
-        response = provider.get().logout_redirect(id_token_hint)
+        response = provider.get().logout_redirect()
     except provider.LoginFailed as exc:
         log.warning("logout everywhere: provider unavailable: %s", exc.reason)
         return error_page("unreachable", 503, login=False)

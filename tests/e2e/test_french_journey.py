@@ -217,6 +217,12 @@ class FrenchJourney:
         tops = {round(b["y"] + b["height"] / 2) for b in (i.bounding_box() for i in items)}
         assert len(tops) == 1, f"the header's links wrap in French: {tops}"
 
+    def logout_confirm(self, step: str) -> None:
+        self.expect(self.page).to_have_url(re.compile("^" + re.escape(self.stack.idp.url)))
+        self.heading(f"Se déconnecter de {SSO_NAME}\u202f?")
+        self.french(step, self.button("Se déconnecter"))
+        self.button("Se déconnecter").click()
+
     def logged_out(self, step: str, heading: str, message: str, doc: str | None = None) -> None:
         self.heading(heading)
         self.expect(self.page.locator("#logout-scope")).to_contain_text(message)
@@ -253,6 +259,7 @@ def test_the_first_login_reads_correctly_in_french_on_a_phone(stack, new_page, a
 
     # Log out everywhere: the next Login asks for everything, with a code this time.
     walk.button("Se déconnecter partout").click()
+    walk.logout_confirm("idp-logout-confirm")
     walk.logged_out(
         "logged-out-everywhere",
         "Déconnexion effectuée partout",

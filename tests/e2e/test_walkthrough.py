@@ -162,6 +162,13 @@ class Walkthrough:
         self.check(step, self.link("Login"), doc=doc)
 
     # --- IdP -------------------------------------------------------------------------------
+    def logout_confirm_page(self, step: str) -> None:
+        """ "Log out everywhere" sends no token naming the customer, so the IdP asks."""
+        self.on_idp()
+        self.heading(f"Log out of {SSO_NAME}?")
+        self.check(step, self.button("Log out"))
+        self.button("Log out").click()
+
     def welcome(self) -> None:
         self.on_idp()
         self.expect(self.page.get_by_text(f"Welcome to {SSO_NAME}!", exact=True)).to_be_visible()
@@ -311,6 +318,7 @@ def test_walkthrough(device, stack, new_page, artifacts):
 
     # 7. Log out everywhere: Login asks for everything again, with a code (no setup this time).
     walk.button("Log out everywhere").click()
+    walk.logout_confirm_page("idp-logout-confirm")
     walk.heading("You are logged out everywhere")
     walk.logged_out_page(
         "logged-out-everywhere",

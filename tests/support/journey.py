@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from dataclasses import field
+from urllib.parse import urlsplit
 
 import pyotp
 
@@ -140,7 +141,12 @@ class Journey:
         return self.open("/account").submit(button="Log out")
 
     def logout_everywhere(self) -> Page:
-        return self.open("/account").submit(button="Log out everywhere")
+        """The account page's "Log out everywhere", and the IdP's confirmation: the portal
+        sends no token naming the customer, so the IdP asks."""
+        page = self.open("/account").submit(button="Log out everywhere")
+        if urlsplit(page.url).path == "/end-session":
+            page = page.submit(button="Log out")
+        return page
 
     def _code(self, user: User) -> str:
         code = self.phone.code(user.username, self.idp_now())
