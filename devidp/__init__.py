@@ -18,6 +18,7 @@ from flask import render_template
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import clock
 from . import config
@@ -68,6 +69,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         SESSION_COOKIE_PATH="/",
     )
+
+    if settings.trusted_proxies:
+        # Behind a proxy every client has the proxy's address: without this, five wrong
+        # passwords from anyone would lock the account out for everyone (devidp/lockout.py).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
 
     clock.init_app(app)
     i18n.init_app(app)

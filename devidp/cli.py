@@ -113,6 +113,18 @@ def _run(args: argparse.Namespace) -> int:
     app = create_app()
     settings = app.extensions["devidp.settings"]
     _refuse_shipped_credentials(app, args.host)
+    if (
+        config.is_loopback_host(args.host)
+        and not config.is_loopback_url(settings.issuer)
+        and not settings.trusted_proxies
+    ):
+        print(
+            f"{PROG}: warning: serving {settings.issuer} from {args.host}, behind a proxy, with "
+            "[idp] trusted_proxies = 0: every client has the proxy's address, so anyone's wrong "
+            "passwords lock an account for everyone; set it to the number of proxies",
+            file=sys.stderr,
+            flush=True,
+        )
     print(f"{PROG}: issuer {settings.issuer}, listening on {args.host}:{args.port}", flush=True)
     try:
         run_simple(args.host, args.port, app, threaded=True, request_handler=QuietRequestHandler)

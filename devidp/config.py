@@ -58,6 +58,7 @@ IDP_KEYS = {
     "enrolment_amr": "DEVIDP_ENROLMENT_AMR",
     "skip_totp": "DEVIDP_SKIP_TOTP",
     "reauth": "DEVIDP_REAUTH",
+    "trusted_proxies": "DEVIDP_TRUSTED_PROXIES",
 }
 
 #: Environment variables that override the file.
@@ -75,6 +76,7 @@ DEFAULTS: dict[str, Any] = {
     "DEVIDP_ENROLMENT_AMR": "full",
     "DEVIDP_SKIP_TOTP": False,
     "DEVIDP_REAUTH": REAUTH_NEW_SESSION,
+    "DEVIDP_TRUSTED_PROXIES": 0,
     "DEVIDP_USERS": [],
     "DEVIDP_CLIENTS": [],
 }
@@ -138,6 +140,9 @@ class Settings:
     enrolment_amr: str
     skip_totp: bool
     reauth: str
+    #: Reverse proxies in front of the IdP whose X-Forwarded-For counts (the client address
+    #: the per-address lockout uses); 0 when clients reach it directly.
+    trusted_proxies: int
     users: tuple[UserSeed, ...]
     clients: Mapping[str, ClientConfig]
 
@@ -270,6 +275,9 @@ def parse(config: Mapping[str, Any]) -> Settings:
     reauth = _string(config, "DEVIDP_REAUTH", "reauth")
     if reauth not in REAUTH_MODES:
         raise ConfigError(f"[idp] reauth must be one of {', '.join(REAUTH_MODES)}")
+    proxies = config.get("DEVIDP_TRUSTED_PROXIES")
+    if isinstance(proxies, bool) or not isinstance(proxies, int) or not 0 <= proxies <= 10:
+        raise ConfigError("[idp] trusted_proxies must be a whole number from 0 to 10")
     return Settings(
         issuer=issuer,
         brand=brand,
@@ -282,6 +290,7 @@ def parse(config: Mapping[str, Any]) -> Settings:
         enrolment_amr=enrolment_amr,
         skip_totp=_bool(config, "DEVIDP_SKIP_TOTP", "skip_totp"),
         reauth=reauth,
+        trusted_proxies=proxies,
         users=tuple(_user(entry, i) for i, entry in enumerate(config.get("DEVIDP_USERS") or [])),
         clients=_clients(config.get("DEVIDP_CLIENTS") or []),
     )

@@ -264,3 +264,42 @@ def test_usernames_are_at_most_150_characters(client, length, status):
     assert response.status_code == status
     if status == 400:
         assert "at most 150 characters" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("proxies", [0, 1])
+def test_behind_a_proxy_the_lockout_keys_on_the_forwarded_address(tmp_path, fake_clock, proxies):
+    """Every client reaches the IdP from the proxy's address: with trusted_proxies, an
+    attacker's guesses lock out the attacker's address only, as without a proxy."""
+    from devidp import create_app
+
+    from .conftest import make_config
+
+    app = create_app(make_config(tmp_path, DEVIDP_TRUSTED_PROXIES=proxies))
+    proxy = {"REMOTE_ADDR": "127.0.0.1"}
+    attacker = app.test_client()
+    attacker.environ_base.update(proxy, HTTP_X_FORWARDED_FOR="198.51.100.20")
+    token = csrf(attacker.get("/login"))
+    attacker.post("/login", data={"csrf_token": token, "username": "demo"})
+    for _ in range(6):
+        attacker.post("/login/password", data={"csrf_token": token, "password": "guess"})
+
+    owner = app.test_client()
+    owner.environ_base.update(proxy, HTTP_X_FORWARDED_FOR="192.0.2.10")
+    token = csrf(owner.get("/login"))
+    owner.post("/login", data={"csrf_token": token, "username": "demo"})
+    response = owner.post("/login/password", data={"csrf_token": token, "password": PASSWORD})
+    if proxies:
+        assert response.location == "/login/totp-setup"
+    else:  # the attacker's address is the owner's: the lock shows what the setting is for
+        assert response.status_code == 429
+
+
+def test_trusted_proxies_is_a_small_whole_number(tmp_path):
+    from devidp import config as devidp_config
+    from devidp import create_app
+
+    from .conftest import make_config
+
+    for bad in (-1, 11, "1", True):
+        with pytest.raises(devidp_config.ConfigError, match="trusted_proxies"):
+            create_app(make_config(tmp_path, DEVIDP_TRUSTED_PROXIES=bad))
