@@ -10,6 +10,9 @@ client :func:`connect` returns, so they always land in the same Redis, whichever
   user and password are the data nodes'; sentinels are reached without them.
 * ``redis+cluster://[user:pass@]h1:p1[,h2:p2...]``: Redis Cluster; the nodes given are only
   where the client starts, it learns the others from them.
+* ``rediss+sentinel://`` and ``rediss+cluster://``: the same over TLS, sentinels included,
+  with the server certificates checked against the system's CAs, or against the file named by
+  ``?ssl_ca_certs=/path/ca.pem`` (which ``rediss://`` takes too, as redis-py reads it).
 
 The URL forms are parsed here rather than by redis-py or the ``limits`` library because each
 of those reads the sentinel form differently (``limits`` takes ``/portalmaster/0`` for a
@@ -21,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Literal
+from urllib.parse import parse_qs
 from urllib.parse import unquote
 from urllib.parse import urlsplit
 
@@ -35,6 +39,10 @@ RedisClient = redis.Redis | RedisCluster
 STANDALONE_SCHEMES = ("redis", "rediss", "unix")
 SENTINEL_SCHEME = "redis+sentinel"
 CLUSTER_SCHEME = "redis+cluster"
+#: The TLS forms of the two above.
+TLS_SCHEMES = {"rediss+sentinel": SENTINEL_SCHEME, "rediss+cluster": CLUSTER_SCHEME}
+#: The one query parameter the Sentinel and Cluster forms take.
+CA_PARAMETER = "ssl_ca_certs"
 
 
 class RedisURLError(ValueError):
@@ -52,6 +60,9 @@ class RedisTarget:
     db: int = 0
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    #: Sentinel and Cluster over TLS (``rediss+...``), and the CA file to check them with.
+    tls: bool = False
+    ca_file: str | None = None
 
     def describe(self) -> str:
         """For logs and /readyz: the mode and the hosts, never the password."""
@@ -62,7 +73,8 @@ class RedisTarget:
             )
             return f"{parts.scheme}://{where}"
         hosts = ",".join(f"{h}:{p}" for h, p in self.nodes)
-        return f"{self.mode} {hosts}" + (f" master {self.master}" if self.master else "")
+        master = f" master {self.master}" if self.master else ""
+        return f"{self.mode} {hosts}{master}" + (" (TLS)" if self.tls else "")
 
 
 def parse_redis_url(url: str) -> RedisTarget:
@@ -78,11 +90,14 @@ def parse_redis_url(url: str) -> RedisTarget:
         if scheme != "unix" and parts.path.strip("/") and not parts.path.strip("/").isdigit():
             raise RedisURLError(f"the database must be a number, not {parts.path.strip('/')!r}")
         return RedisTarget(mode="standalone", url=url)
+    tls = scheme in TLS_SCHEMES
+    scheme = TLS_SCHEMES.get(scheme, scheme)
     if scheme not in (SENTINEL_SCHEME, CLUSTER_SCHEME):
         raise RedisURLError(
-            "a redis://, rediss://, unix://, redis+sentinel:// or redis+cluster:// URL"
+            "a redis://, rediss://, unix://, redis[s]+sentinel:// or redis[s]+cluster:// URL"
         )
-    rest = url.split("://", 1)[1]
+    rest, _, query = url.split("://", 1)[1].partition("?")
+    ca_file = _ca_file(query, tls)
     userinfo, _, hostpart = rest.rpartition("@")
     username, password = _credentials(userinfo)
     hosts, _, path = hostpart.partition("/")
@@ -91,7 +106,13 @@ def parse_redis_url(url: str) -> RedisTarget:
         if path.strip("/"):
             raise RedisURLError("redis+cluster:// takes no path (a cluster has only db 0)")
         return RedisTarget(
-            mode="cluster", url=url, nodes=nodes, username=username, password=password
+            mode="cluster",
+            url=url,
+            nodes=nodes,
+            username=username,
+            password=password,
+            tls=tls,
+            ca_file=ca_file,
         )
     segments = [unquote(s) for s in path.split("/") if s]
     if not segments or len(segments) > 2:
@@ -111,7 +132,25 @@ def parse_redis_url(url: str) -> RedisTarget:
         db=db,
         username=username,
         password=password,
+        tls=tls,
+        ca_file=ca_file,
     )
+
+
+def _ca_file(query: str, tls: bool) -> str | None:
+    """The CA file of ``?ssl_ca_certs=``, the only parameter these forms take."""
+    if not query:
+        return None
+    params = parse_qs(query, keep_blank_values=True)
+    unknown = sorted(set(params) - {CA_PARAMETER})
+    if unknown:
+        raise RedisURLError(f"the only parameter taken here is {CA_PARAMETER}, not {unknown[0]}")
+    if not tls:
+        raise RedisURLError(f"{CA_PARAMETER} needs TLS: rediss+sentinel:// or rediss+cluster://")
+    value = params[CA_PARAMETER][-1]
+    if not value:
+        raise RedisURLError(f"{CA_PARAMETER} must name a CA file")
+    return value
 
 
 def _credentials(userinfo: str) -> tuple[str | None, str | None]:
@@ -138,14 +177,22 @@ def connect(target: RedisTarget, *, timeout: float) -> RedisClient:
     timeouts = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
     if target.mode == "standalone":
         return redis.Redis.from_url(target.url, **timeouts)
+    # redis-py checks the certificate and the host name by default; the CA file only
+    # replaces the system's CAs
+    tls: dict[str, object] = {"ssl": True} if target.tls else {}
+    if target.tls and target.ca_file:
+        tls["ssl_ca_certs"] = target.ca_file
     if target.mode == "cluster":
         return RedisCluster(
             startup_nodes=[ClusterNode(host, port) for host, port in target.nodes],
             username=target.username,
             password=target.password,
             **timeouts,
+            **tls,  # type: ignore[arg-type]
         )
-    sentinel = Sentinel(list(target.nodes), sentinel_kwargs=dict(timeouts), **timeouts)
+    sentinel = Sentinel(
+        list(target.nodes), sentinel_kwargs={**timeouts, **tls}, **timeouts, **tls
+    )
     return sentinel.master_for(
         target.master,
         db=target.db,

@@ -29,15 +29,95 @@ def _binary() -> str:
     return binary
 
 
-def _server(workdir: Path, name: str, port: int, *extra: str) -> LiveProcess:
+class TlsFiles:
+    """A CA and a server certificate for 127.0.0.1 (and localhost), made for one test.
+
+    Every server of a TLS deployment uses the same pair; clients check it against ``ca``.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        import datetime
+        import ipaddress
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        folder.mkdir(parents=True, exist_ok=True)
+        now = datetime.datetime.now(datetime.UTC)
+
+        def certificate(subject: str, key, issuer: str, issuer_key, *, ca: bool) -> bytes:
+            builder = (
+                x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+                .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+                .public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(minutes=5))
+                .not_valid_after(now + datetime.timedelta(days=1))
+                .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            )
+            if not ca:
+                names = [
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    x509.DNSName("localhost"),
+                ]
+                builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+            cert = builder.sign(issuer_key, hashes.SHA256())
+            return cert.public_bytes(serialization.Encoding.PEM)
+
+        def pem(key) -> bytes:
+            return key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+
+        ca_key, server_key = (
+            ec.generate_private_key(ec.SECP256R1()),
+            ec.generate_private_key(ec.SECP256R1()),
+        )
+        self.ca = folder / "ca.pem"
+        self.cert = folder / "server.pem"
+        self.key = folder / "server-key.pem"
+        self.ca.write_bytes(
+            certificate("portal test CA", ca_key, "portal test CA", ca_key, ca=True)
+        )
+        self.cert.write_bytes(
+            certificate("127.0.0.1", server_key, "portal test CA", ca_key, ca=False)
+        )
+        self.key.write_bytes(pem(server_key))
+        self.key.chmod(0o600)
+
+    def server_args(self) -> list[str]:
+        """redis-server's TLS options: this certificate; clients need none of their own."""
+        return [
+            "--tls-cert-file", str(self.cert),
+            "--tls-key-file", str(self.key),
+            "--tls-ca-cert-file", str(self.ca),
+            "--tls-auth-clients", "no",
+        ]  # fmt: skip
+
+    def client_kwargs(self) -> dict[str, object]:
+        return {"ssl": True, "ssl_ca_certs": str(self.ca)}
+
+
+def _server(
+    workdir: Path, name: str, port: int, *extra: str, tls: TlsFiles | None = None
+) -> LiveProcess:
+    """A redis-server on ``port``: plain TCP, or with ``tls`` that port speaks TLS only."""
     folder = workdir / name
     folder.mkdir(parents=True, exist_ok=True)
+    ports = ["--port", str(port)] if tls is None else ["--port", "0", "--tls-port", str(port)]
     return LiveProcess(
         name,
         [
             _binary(),
             "--bind", "127.0.0.1",
-            "--port", str(port),
+            *ports,
+            *(tls.server_args() if tls is not None else []),
             "--save", "",
             "--appendonly", "no",
             "--dir", str(folder),
@@ -90,30 +170,71 @@ class AclRedis:
         self.process.stop()
 
 
-class SentinelSet:
-    """One master, one replica, three sentinels that fail over within a few seconds."""
+class TlsRedis:
+    """A standalone Redis that speaks TLS only, with a certificate of :class:`TlsFiles`."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, tls: TlsFiles) -> None:
+        self.port = free_port()
+        self.url = f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={tls.ca}"
+        self.process = _server(workdir, f"tls-{self.port}", self.port, tls=tls)
+
+    def start(self) -> TlsRedis:
+        self.process.start()
+        self.process.wait_tcp(self.port)
+        return self
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+class SentinelSet:
+    """One master, one replica, three sentinels that fail over within a few seconds; with
+    ``tls``, the nodes, the replication, the sentinels and the clients speak TLS only."""
+
+    def __init__(self, workdir: Path, *, tls: TlsFiles | None = None) -> None:
         self.workdir = workdir
+        self.tls = tls
+        replication = ["--tls-replication", "yes"] if tls is not None else []
         self.ports = {"a": free_port(), "b": free_port()}
         self.servers = {
-            "a": _server(workdir, "node-a", self.ports["a"]),
+            "a": _server(workdir, "node-a", self.ports["a"], *replication, tls=tls),
             "b": _server(
-                workdir, "node-b", self.ports["b"], "--replicaof", "127.0.0.1", str(self.ports["a"])
-            ),
+                workdir,
+                "node-b",
+                self.ports["b"],
+                "--replicaof",
+                "127.0.0.1",
+                str(self.ports["a"]),
+                *replication,
+                tls=tls,
+            ),  # fmt: skip
         }
         self.sentinel_ports = [free_port() for _ in range(3)]
         self.sentinels = [self._sentinel(port) for port in self.sentinel_ports]
         hosts = ",".join(f"127.0.0.1:{p}" for p in self.sentinel_ports)
-        self.url = f"redis+sentinel://{hosts}/{MASTER_NAME}/0"
+        if tls is None:
+            self.url = f"redis+sentinel://{hosts}/{MASTER_NAME}/0"
+        else:
+            self.url = f"rediss+sentinel://{hosts}/{MASTER_NAME}/0?ssl_ca_certs={tls.ca}"
+
+    def _client(self, port: int) -> redis.Redis:
+        extra = self.tls.client_kwargs() if self.tls is not None else {}
+        return redis.Redis(host="127.0.0.1", port=port, socket_timeout=1, **extra)
 
     def _sentinel(self, port: int) -> LiveProcess:
         folder = self.workdir / f"sentinel-{port}"
         folder.mkdir(parents=True, exist_ok=True)
         conf = folder / "sentinel.conf"
+        if self.tls is None:
+            listen = f"port {port}\n"
+        else:
+            listen = (
+                f"port 0\ntls-port {port}\ntls-replication yes\n"
+                f"tls-cert-file {self.tls.cert}\ntls-key-file {self.tls.key}\n"
+                f"tls-ca-cert-file {self.tls.ca}\ntls-auth-clients no\n"
+            )
         conf.write_text(
-            f"port {port}\n"
-            "bind 127.0.0.1\n"
+            listen + "bind 127.0.0.1\n"
             f"dir {folder}\n"
             f"sentinel monitor {MASTER_NAME} 127.0.0.1 {self.ports['a']} 2\n"
             f"sentinel down-after-milliseconds {MASTER_NAME} 1000\n"
@@ -139,7 +260,7 @@ class SentinelSet:
         return self
 
     def sentinel_client(self, port: int | None = None) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=port or self.sentinel_ports[0], socket_timeout=1)
+        return self._client(port or self.sentinel_ports[0])
 
     def master_port(self) -> int:
         """The port of the master as the sentinels see it now."""
@@ -159,7 +280,7 @@ class SentinelSet:
         return next(name for name, p in self.ports.items() if p == port)
 
     def node_client(self, name: str) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.ports[name], socket_timeout=1)
+        return self._client(self.ports[name])
 
     def _replica_in_sync(self) -> bool:
         with self.node_client("b") as client:
@@ -207,9 +328,11 @@ class SentinelSet:
 
 
 class Cluster:
-    """Three masters sharing the 16384 slots, created with ``redis-cli --cluster create``."""
+    """Three masters sharing the 16384 slots, created with ``redis-cli --cluster create``;
+    with ``tls``, every node, the cluster bus and the clients speak TLS only."""
 
-    def __init__(self, workdir: Path, masters: int = 3) -> None:
+    def __init__(self, workdir: Path, masters: int = 3, *, tls: TlsFiles | None = None) -> None:
+        self.tls = tls
         self.ports = [free_port() for _ in range(masters)]
         self.servers = [
             _server(
@@ -225,11 +348,20 @@ class Cluster:
                 # the bus port is chosen too, so it is free (the default is port + 10000)
                 "--cluster-port",
                 str(free_port()),
+                *(["--tls-cluster", "yes"] if tls is not None else []),
+                tls=tls,
             )  # fmt: skip
             for port in self.ports
         ]
         hosts = ",".join(f"127.0.0.1:{p}" for p in self.ports)
-        self.url = f"redis+cluster://{hosts}"
+        if tls is None:
+            self.url = f"redis+cluster://{hosts}"
+        else:
+            self.url = f"rediss+cluster://{hosts}?ssl_ca_certs={tls.ca}"
+
+    def node_client(self, port: int) -> redis.Redis:
+        extra = self.tls.client_kwargs() if self.tls is not None else {}
+        return redis.Redis(host="127.0.0.1", port=port, socket_timeout=1, **extra)
 
     def start(self) -> Cluster:
         for port, server in zip(self.ports, self.servers, strict=True):
@@ -237,8 +369,9 @@ class Cluster:
             server.wait_tcp(port)
         cli = shutil.which("redis-cli")
         assert cli is not None, "redis-cli is not installed (it comes with redis-server)"
+        tls = ["--tls", "--cacert", str(self.tls.ca)] if self.tls is not None else []
         result = subprocess.run(
-            [cli, "--cluster", "create", *[f"127.0.0.1:{p}" for p in self.ports],
+            [cli, *tls, "--cluster", "create", *[f"127.0.0.1:{p}" for p in self.ports],
              "--cluster-replicas", "0", "--cluster-yes"],
             capture_output=True,
             text=True,
@@ -251,7 +384,7 @@ class Cluster:
 
     def _ready(self) -> bool:
         for port in self.ports:
-            with redis.Redis(host="127.0.0.1", port=port, socket_timeout=1) as client:
+            with self.node_client(port) as client:
                 info = client.execute_command("CLUSTER", "INFO")
                 if isinstance(info, bytes):
                     info = info.decode()
@@ -261,7 +394,7 @@ class Cluster:
 
     def node_of(self, key: str) -> int:
         """The port of the master that holds ``key``'s slot."""
-        with redis.Redis(host="127.0.0.1", port=self.ports[0], socket_timeout=1) as client:
+        with self.node_client(self.ports[0]) as client:
             slot = int(client.execute_command("CLUSTER", "KEYSLOT", key))
             for start, end, master, *_ in client.execute_command("CLUSTER", "SLOTS"):
                 if start <= slot <= end:

@@ -4,6 +4,7 @@ client made from it reaches a real server in each mode."""
 from __future__ import annotations
 
 import pytest
+import redis
 
 from portal.redis_connection import RedisTarget
 from portal.redis_connection import RedisURLError
@@ -12,6 +13,8 @@ from portal.redis_connection import parse_redis_url
 from tests.support.redis_topologies import AclRedis
 from tests.support.redis_topologies import Cluster
 from tests.support.redis_topologies import SentinelSet
+from tests.support.redis_topologies import TlsFiles
+from tests.support.redis_topologies import TlsRedis
 
 
 @pytest.mark.parametrize(
@@ -37,6 +40,22 @@ from tests.support.redis_topologies import SentinelSet
             RedisTarget("sentinel", "", (("h1", 26379),), "portalmaster", 0, "portal", "s@cret"),
         ),
         (
+            "rediss+sentinel://h1:26379/portalmaster/1?ssl_ca_certs=/etc/portal/ca.pem",
+            RedisTarget(
+                "sentinel",
+                "",
+                (("h1", 26379),),
+                "portalmaster",
+                1,
+                tls=True,
+                ca_file="/etc/portal/ca.pem",
+            ),
+        ),
+        (
+            "rediss+cluster://h1:7000",
+            RedisTarget("cluster", "", (("h1", 7000),), tls=True),
+        ),
+        (
             "redis+cluster://portal:pw@h1:7000,h2:7001,[::1]:7002",
             RedisTarget(
                 "cluster", "", (("h1", 7000), ("h2", 7001), ("::1", 7002)), "", 0, "portal", "pw"
@@ -60,7 +79,10 @@ def test_master_name_and_db_are_two_segments_not_one():
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("http://127.0.0.1:6379", "or redis[+]cluster:// URL"),
+        ("http://127.0.0.1:6379", r"or redis\[s\]\+cluster:// URL"),
+        ("redis+cluster://h1:7000?ssl_ca_certs=/ca.pem", "needs TLS"),
+        ("rediss+cluster://h1:7000?ssl_cert_reqs=none", "only parameter taken here"),
+        ("rediss+sentinel://h1:26379/m?ssl_ca_certs=", "must name a CA file"),
         ("redis+sentinel://h1:26379", "<master name>"),
         ("redis+sentinel://h1:26379/m/x", "must be a number"),
         ("redis+sentinel://h1:26379/m/0/extra", "<master name>"),
@@ -109,9 +131,11 @@ def test_sentinel_finds_the_master(tmp_path):
         sentinels.stop()
 
 
-def test_cluster_reaches_every_node(tmp_path):
-    cluster = Cluster(tmp_path).start()
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_cluster_reaches_every_node(tmp_path, tls):
+    cluster = Cluster(tmp_path, tls=TlsFiles(tmp_path / "tls") if tls else None).start()
     try:
+        assert cluster.url.startswith("rediss+cluster://" if tls else "redis+cluster://")
         client = connect(parse_redis_url(cluster.url), timeout=2)
         try:
             keys = [f"portal:test:{n}" for n in range(30)]
@@ -121,5 +145,34 @@ def test_cluster_reaches_every_node(tmp_path):
             assert all(client.get(k) == k.encode() for k in keys)
         finally:
             client.close()
+        if tls:
+            untrusted = cluster.url.split("?", 1)[0]  # the system's CAs only
+            with pytest.raises(redis.exceptions.RedisClusterException):
+                connect(parse_redis_url(untrusted), timeout=2).ping()
     finally:
         cluster.stop()
+
+
+def test_standalone_over_tls_checks_the_certificate(tmp_path):
+    server = TlsRedis(tmp_path, TlsFiles(tmp_path / "tls")).start()
+    port = server.port
+    try:
+        _round_trip(server.url)
+        # the system's CAs do not know this test CA: the certificate is refused
+        with pytest.raises(redis.exceptions.ConnectionError, match="(?i)certificate"):
+            _round_trip(f"rediss://127.0.0.1:{port}/0")
+        with pytest.raises(redis.exceptions.ConnectionError):
+            _round_trip(f"redis://127.0.0.1:{port}/0")  # no TLS: the server does not answer
+    finally:
+        server.stop()
+
+
+def test_sentinel_over_tls_finds_the_master(tmp_path):
+    sentinels = SentinelSet(tmp_path, tls=TlsFiles(tmp_path / "tls")).start()
+    try:
+        assert sentinels.url.startswith("rediss+sentinel://")
+        _round_trip(sentinels.url)
+        with pytest.raises(redis.exceptions.ConnectionError):
+            _round_trip(sentinels.url.split("?", 1)[0])  # the system's CAs only
+    finally:
+        sentinels.stop()
