@@ -36,6 +36,16 @@ def read_port(environ: Mapping[str, str], name: str, default: int) -> int:
     return int(value)
 
 
+def write_env_file(path: Path, env: Mapping[str, str]) -> None:
+    """The demo portal's settings as an env file (0600: it holds the secret key), so that
+    ``PORTAL_ENV_FILE=instance/demo/portal.env .venv/bin/portal check`` checks the demo."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write("# Written by `make demo`; rewritten at each start.\n")
+        out.writelines(f'{name}="{value}"\n' for name, value in sorted(env.items()))
+
+
 def idp_environment(
     environ: Mapping[str, str], config_path: Path, idp_port: int, portal_port: int
 ) -> dict[str, str]:
@@ -123,6 +133,9 @@ def main() -> None:
     else:
         sessions = "files (no redis-server installed)"
 
+    env_file = INSTANCE / "portal.env"
+    write_env_file(env_file, portal_env)
+
     idp_env = idp_environment(os.environ, config_path, idp_port, portal_port)
     idp = subprocess.Popen(
         [sys.executable, "-m", "devidp", "run", "--host", "127.0.0.1", "--port", str(idp_port)],
@@ -174,6 +187,7 @@ def main() -> None:
 
   On the first login scan the QR code with Google Authenticator (or copy the secret).
   Reset the authenticator: .venv/bin/devidp reset-totp {user["username"]}   (DEVIDP_CONFIG=config/devidp.toml)
+  Check the IdP as a deployer would: PORTAL_ENV_FILE={env_file.relative_to(ROOT)} .venv/bin/portal check
   Press Ctrl-C to stop.
 """,
         flush=True,

@@ -224,6 +224,8 @@ def test_empty_variable_in_the_environment_leaves_the_env_file_value(tmp_path):
     [
         "redis+sentinel://portal:pw@h1:26379,h2:26379/portalmaster/0",
         "redis+cluster://h1:7000,h2:7000",
+        "rediss+sentinel://portal:pw@h1:26379/portalmaster/0?ssl_ca_certs=/etc/portal/ca.pem",
+        "rediss+cluster://h1:7000,h2:7000",
         "rediss://portal:pw@redis.example.com:6380/0",
         "unix:///run/redis/redis.sock",
     ],
@@ -290,3 +292,25 @@ def test_a_redis_url_alone_puts_the_sessions_in_redis(tmp_path):
     assert Settings.from_env(portal_env(tmp_path, PORTAL_REDIS_URL=url)).session_backend == "redis"
     chosen = portal_env(tmp_path, PORTAL_REDIS_URL=url, PORTAL_SESSION_BACKEND="filesystem")
     assert Settings.from_env(chosen).session_backend == "filesystem"
+
+
+def _variables_read_by(*paths: str) -> set[str]:
+    import re
+
+    found: set[str] = set()
+    for path in paths:
+        found |= set(re.findall(r'"(PORTAL_[A-Z_]+)"', (REPO_ROOT / path).read_text()))
+    return found
+
+
+def test_every_variable_the_portal_reads_is_documented():
+    """The README's table and the example file say every variable settings.py and the
+    gunicorn settings read (the test clock, for the test suite only, is not in the example)."""
+    read = _variables_read_by("portal/settings.py", "portal/gunicorn_conf.py")
+    assert {"PORTAL_BIND", "PORTAL_LOGIN_TIMEOUT", "PORTAL_OIDC_ISSUER"} <= read
+    readme = (REPO_ROOT / "README.md").read_text()
+    example = EXAMPLE_FILE.read_text()
+    assert sorted(v for v in read if f"`{v}`" not in readme) == []
+    in_example = {line.split("=", 1)[0] for line in example.splitlines() if "=" in line}
+    missing = read - in_example - {"PORTAL_ENV_FILE", "PORTAL_TEST_CLOCK_FILE"}
+    assert sorted(missing) == []

@@ -40,3 +40,27 @@ def test_the_idp_is_given_the_portal_port(demo):
     portal = next(c for c in clients if c["client_id"] == "portal")
     assert portal["redirect_uris"] == ["http://localhost:8001/auth/callback"]
     assert portal["backchannel_logout_uri"] == "http://localhost:8001/auth/backchannel-logout"
+
+
+def test_the_demo_writes_its_portal_settings_for_portal_check(demo, tmp_path):
+    from portal.settings import Settings
+
+    env = {
+        "PORTAL_OIDC_ISSUER": "http://127.0.0.1:9000",
+        "PORTAL_OIDC_CLIENT_ID": "portal",
+        "PORTAL_OIDC_CLIENT_SECRET": "demo-portal-secret-change-me",
+        "PORTAL_BASE_URL": "http://localhost:8000",
+        "PORTAL_SECRET_KEY": "k" + "0123456789abcdef" * 3,
+        "PORTAL_SSO_NAME": "Example Business Auth",
+        "PORTAL_SESSION_DIR": str(tmp_path / "sessions"),
+    }
+    path = tmp_path / "portal.env"
+    path.write_text("stale")
+    demo.write_env_file(path, env)
+    assert path.stat().st_mode & 0o777 == 0o600  # it holds the secret key
+    settings = Settings.from_env({"PORTAL_ENV_FILE": str(path)})
+    assert (settings.sso_name, settings.client_secret) == (
+        "Example Business Auth",
+        env["PORTAL_OIDC_CLIENT_SECRET"],
+    )
+    assert settings.secret_key == env["PORTAL_SECRET_KEY"]
