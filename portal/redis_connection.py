@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Literal
-from urllib.parse import parse_qs
 from urllib.parse import unquote
 from urllib.parse import urlsplit
 
@@ -96,9 +95,9 @@ def parse_redis_url(url: str) -> RedisTarget:
         raise RedisURLError(
             "a redis://, rediss://, unix://, redis[s]+sentinel:// or redis[s]+cluster:// URL"
         )
-    rest, _, query = url.split("://", 1)[1].partition("?")
+    userinfo, _, hostpart = url.split("://", 1)[1].rpartition("@")
+    hostpart, _, query = hostpart.partition("?")  # after the credentials: a "?" there is theirs
     ca_file = _ca_file(query, tls)
-    userinfo, _, hostpart = rest.rpartition("@")
     username, password = _credentials(userinfo)
     hosts, _, path = hostpart.partition("/")
     nodes = _nodes(hosts)
@@ -141,13 +140,14 @@ def _ca_file(query: str, tls: bool) -> str | None:
     """The CA file of ``?ssl_ca_certs=``, the only parameter these forms take."""
     if not query:
         return None
-    params = parse_qs(query, keep_blank_values=True)
+    # split by hand: parse_qs would read "+" in a path as a space
+    params = dict(item.partition("=")[::2] for item in query.split("&") if item)
     unknown = sorted(set(params) - {CA_PARAMETER})
     if unknown:
         raise RedisURLError(f"the only parameter taken here is {CA_PARAMETER}, not {unknown[0]}")
     if not tls:
         raise RedisURLError(f"{CA_PARAMETER} needs TLS: rediss+sentinel:// or rediss+cluster://")
-    value = params[CA_PARAMETER][-1]
+    value = unquote(params[CA_PARAMETER])
     if not value:
         raise RedisURLError(f"{CA_PARAMETER} must name a CA file")
     return value
@@ -190,9 +190,7 @@ def connect(target: RedisTarget, *, timeout: float) -> RedisClient:
             **timeouts,
             **tls,  # type: ignore[arg-type]
         )
-    sentinel = Sentinel(
-        list(target.nodes), sentinel_kwargs={**timeouts, **tls}, **timeouts, **tls
-    )
+    sentinel = Sentinel(list(target.nodes), sentinel_kwargs={**timeouts, **tls}, **timeouts, **tls)
     return sentinel.master_for(
         target.master,
         db=target.db,

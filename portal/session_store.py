@@ -331,8 +331,9 @@ class SessionIndex(ABC):
     @abstractmethod
     def end_others(self, sub: str, *, keep: str) -> int:
         """Delete every session of the subject but ``keep`` at once, and take them out of
-        its sub index; return how many were listed there. Their sid hashes keep the ids,
-        harmlessly (a logout of that sid finds no record), until they expire."""
+        its sub index; return how many live records were deleted (ids of sessions that had
+        expired meanwhile go too, uncounted). Their sid hashes keep the ids, harmlessly (a
+        logout of that sid finds no record), until they expire."""
 
     @abstractmethod
     def records_of(self, sub: str, *, limit: int) -> tuple[dict[str, dict[str, Any]], int]:
@@ -513,11 +514,14 @@ class RedisSessionIndex(SessionIndex):
         key = sub_key(sub)
         try:
             others = sorted(m for m in self.client.hkeys(key) if m.decode() != keep)
-            if others:
-                self._end(keys=[key, *(store_key(m.decode()) for m in others)], args=[1, *others])
+            if not others:
+                return 0
+            records = [store_key(m.decode()) for m in others]
+            live = int(self.client.exists(*records))  # one slot: the subject's
+            self._end(keys=[key, *records], args=[1, *others])
         except STORE_ERRORS as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
-        return len(others)
+        return live
 
     def end_one(self, session_id: str, *, sub: str, sid: str | None) -> None:
         index_keys = _index_keys(sid, sub)
@@ -645,13 +649,14 @@ class FileSessionIndex(SessionIndex):
         with self._lock:
             members = set(self.cache.get(key) or ())
             others = sorted(members - {keep})
+            live = sum(1 for m in others if self.cache.has(store_key(m)))
             if others:
                 self.cache.delete_many(*[store_key(m) for m in others])
             if keep in members:
                 self.cache.set(key, [keep], timeout=max(1, self._remaining(key)))
             else:
                 self.cache.delete(key)
-        return len(others)
+        return live
 
     def end_one(self, session_id: str, *, sub: str, sid: str | None) -> None:
         with self._lock:

@@ -121,7 +121,15 @@ class PortalSession:
         )
 
     def to_state(self) -> dict[str, Any]:
-        return {**asdict(self), "amr": list(self.amr), "groups": list(self.groups)}
+        return {
+            **asdict(self),
+            "amr": list(self.amr),
+            "groups": list(self.groups),
+            # Read by the previous version, which needs the field (an empty one is fine):
+            # during a rolling deployment, or after a rollback, its processes then keep the
+            # sessions this one wrote instead of ending them. Drop in the release after next.
+            "id_token": "",
+        }
 
 
 #: Fields of records written by earlier versions, ignored when read. ``id_token`` was kept

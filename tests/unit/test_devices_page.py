@@ -390,3 +390,20 @@ def test_the_previous_sign_in_is_another_customers_never(app, mock_idp):
     bob = browser(app, SAFARI_IPHONE)
     login(bob, mock_idp, sub="bob")
     assert previous_sign_in(bob) == "none in the last 90 days"
+
+
+def test_end_every_other_device_counts_only_sessions_still_live(app, mock_idp):
+    """A session that expired meanwhile leaves its id in the index: it goes, uncounted."""
+    owner, live, expired = (browser(app, CHROME_WINDOWS) for _ in range(3))
+    for n, client in enumerate([owner, live, expired]):
+        login(client, mock_idp, sid=f"sid-{n}")
+    gone = expired.get_cookie("portal_session").value
+    interface = app.session_interface
+    interface._delete_session(interface._get_store_id(gone))  # as its expiry would
+    page = devices_page(owner)
+    owner.post("/account/sessions/end-others", data={"csrf_token": csrf_of(page)})
+    assert devices_page(owner).find(id="device-ended").get_text() == (
+        "Ended the portal session on 1 other device."
+    )
+    assert not signed_in(live)
+    assert index_size(app) == 1

@@ -55,6 +55,20 @@ from tests.support.redis_topologies import TlsRedis
             "rediss+cluster://h1:7000",
             RedisTarget("cluster", "", (("h1", 7000),), tls=True),
         ),
+        (  # "+" in a path stays a "+"; a "?" in the credentials is theirs
+            "rediss+cluster://u:p?w@h1:7000?ssl_ca_certs=/etc/ca+bundle%40v2.pem",
+            RedisTarget(
+                "cluster",
+                "",
+                (("h1", 7000),),
+                "",
+                0,
+                "u",
+                "p?w",
+                tls=True,
+                ca_file="/etc/ca+bundle@v2.pem",
+            ),
+        ),
         (
             "redis+cluster://portal:pw@h1:7000,h2:7001,[::1]:7002",
             RedisTarget(
