@@ -58,8 +58,10 @@ class _BatchingClient:
     def __init__(self, pipe: redis.client.Pipeline) -> None:
         self._pipe = pipe
 
-    def register_script(self, script: str) -> None:
-        return None  # the batch never ends sessions
+    def register_script(self, script: str):  # noqa: ANN201 - a callable like redis-py's
+        """The script, queued into the batch's pipeline when called."""
+        loaded = self._pipe.register_script(script)
+        return lambda keys, args: loaded(keys=keys, args=args, client=self._pipe)
 
     @contextlib.contextmanager
     def pipeline(self, **_: object) -> Iterator[_Deferred]:
@@ -81,7 +83,14 @@ def fill(client: redis.Redis, template: bytes, how_many: int) -> None:
                 sub = secrets.token_hex(16)
                 session_id = signed_in_id(sub, new_session_id())
                 pipe.set(store_key(session_id), template, ex=SESSION_TTL)
-                index.add(session_id, sid=secrets.token_urlsafe(24), sub=sub, ttl=INDEX_TTL)
+                now = time.time()
+                index.add(
+                    session_id,
+                    sid=secrets.token_urlsafe(24),
+                    sub=sub,
+                    ends_at=now + INDEX_TTL,
+                    now=now,
+                )
             pipe.execute()
         done += size
 
@@ -134,7 +143,8 @@ def time_logouts(
         sid, sub = secrets.token_urlsafe(24), secrets.token_hex(16)
         session_id = signed_in_id(sub, new_session_id())
         client.set(store_key(session_id), template, ex=SESSION_TTL)
-        index.add(session_id, sid=sid, sub=sub, ttl=INDEX_TTL)
+        now = time.time()
+        index.add(session_id, sid=sid, sub=sub, ends_at=now + INDEX_TTL, now=now)
         token = tokens.token(sid=sid, sub=sub)
         start = time.perf_counter()
         response = http.post(url, data={"logout_token": token}, timeout=10)

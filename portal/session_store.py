@@ -54,10 +54,15 @@ log = logging.getLogger("portal.sessions")
 #
 #   portal:session:<id>          a browser's session before login (random id, any slot)
 #   portal:session:{T}<rest>     a signed-in session; its id (the cookie) is "T.<rest>"
-#   portal:sub:{T}               hash: ids of the subject's sessions (fields; values empty)
-#   portal:sid:{T}<sid>          hash: ids of the sessions of one IdP session
+#   portal:sub:{T}               hash: ids of the subject's sessions, each with its end
+#                                (unix time; entries past it are dropped at the next login)
+#   portal:sid:{T}<sid>          hash: ids of the sessions of one IdP session, the same way
 #   portal:nosid:{T}             hash: ids of the subject's sessions whose ID token had no sid
 #   portal:last-sign-in:{T}      the subject's latest sign-in: "<unix time> <browser label>"
+#   portal:sub-ended:{T}         the iat of the last logout token that ended all the subject's
+#                                sessions (no sid); an ID token issued before it starts none
+#   portal:nosid-ended:{T}       the same for the subject's sessions without sid (a logout of
+#                                one of its sids with the sub ends those too)
 #
 # The index is made of hashes rather than sets: Redis 7.0 keeps a small hash in a compact
 # listpack, a set of strings in a hash table, and the difference is a tenth of a session's
@@ -77,6 +82,12 @@ SID_FIRST_PREFIX = "portal:sid-first:"
 LAST_SIGN_IN_PREFIX = "portal:last-sign-in:"
 #: A ``sid`` ended by back-channel logout, remembered for the SSO bound.
 ENDED_SID_PREFIX = "portal:sid-ended:"
+#: Per subject: when the IdP logged it out (the logout token's iat), all its sessions or
+#: those without sid; remembered for the SSO bound, like an ended sid.
+SUB_ENDED_PREFIX = "portal:sub-ended:"
+NOSID_ENDED_PREFIX = "portal:nosid-ended:"
+#: The filesystem index's ends of the subject's sessions (Redis keeps them in the hashes).
+SUB_ENDS_PREFIX = "portal:sub-ends:"
 JTI_PREFIX = "portal:jti:"
 #: Flask-Limiter's counters (see portal.rate_limit_storage).
 RATE_LIMIT_PREFIX = "portal:ratelimit"
@@ -115,6 +126,13 @@ def sid_key(sid: str, tag: str) -> str:
 
 def last_sign_in_key(sub: str) -> str:
     return f"{LAST_SIGN_IN_PREFIX}{{{subject_tag(sub)}}}"
+
+
+def subject_ended_keys(sub: str, *, without_sid: bool) -> list[str]:
+    """The markers a new login of ``sub`` must be later than (see SessionIndex)."""
+    tag = subject_tag(sub)
+    keys = [f"{SUB_ENDED_PREFIX}{{{tag}}}"]
+    return keys + ([f"{NOSID_ENDED_PREFIX}{{{tag}}}"] if without_sid else [])
 
 
 #: The session key under which sessions.py keeps the signed-in state; read here only to
@@ -229,10 +247,14 @@ class _LifetimeBound:
         if not isinstance(state, dict) or not isinstance(state.get("sub"), str):
             return
         sid, sub = state.get("sid"), state["sub"]
+        issued_at = getattr(session, "login_issued_at", None)
+        ended_at = self.index.subject_ended_at(sub, without_sid=not sid)
         if sid and self.index.sid_ended(sid):
             reason = f"back-channel logout for sid={sid} during login"
         elif not self.index.indexed(session.sid, sid=sid, sub=sub):
             reason = "back-channel logout of the subject during login"
+        elif ended_at is not None and issued_at is not None and issued_at <= ended_at:
+            reason = "back-channel logout of the subject after this ID token was issued"
         else:
             return
         try:
@@ -285,20 +307,37 @@ class SessionIndex(ABC):
     tombstone_ttl: int
 
     @abstractmethod
-    def add(self, session_id: str, *, sid: str | None, sub: str, ttl: int) -> None:
-        """Index a session for ``ttl`` seconds; an entry's expiry only ever grows."""
+    def add(
+        self, session_id: str, *, sid: str | None, sub: str, ends_at: float, now: float
+    ) -> None:
+        """Index a session until ``ends_at``; a hash's expiry only ever grows. Entries of the
+        subject's sessions whose end is past ``now`` go at the same time: without that, a
+        customer who signs in at least every 12 hours would keep every id ever indexed (the
+        hash's expiry moves with each login), and the ids of sessions that simply ran out
+        would pile up there for good."""
 
     @abstractmethod
-    def end_by_sid(self, sid: str, *, sub: str | None = None) -> int:
+    def end_by_sid(
+        self, sid: str, *, sub: str | None = None, issued_at: float | None = None
+    ) -> int:
         """Delete every portal session of this IdP session at once; return how many.
 
         Also deletes the sessions of ``sub`` that started without a sid (the IdP's ID token
-        had none, so any of them may be this IdP session), and leaves a tombstone for the sid.
+        had none, so any of them may be this IdP session), and leaves a tombstone for the sid
+        and, with ``sub``, a marker: a login of ``sub`` without sid whose ID token was issued
+        up to ``issued_at`` (the logout token's iat) starts no session.
         """
 
     @abstractmethod
-    def end_by_sub(self, sub: str) -> int:
-        """Delete every portal session of this subject at once; return how many."""
+    def end_by_sub(self, sub: str, *, issued_at: float | None = None) -> int:
+        """Delete every portal session of this subject at once; return how many. Leaves a
+        marker: a login of ``sub`` whose ID token was issued up to ``issued_at`` (the logout
+        token's iat) starts no session."""
+
+    @abstractmethod
+    def subject_ended_at(self, sub: str, *, without_sid: bool) -> float | None:
+        """The latest ``issued_at`` of a logout that ended the subject's sessions (those
+        without sid too when ``without_sid``), within ``tombstone_ttl``; None when none."""
 
     @abstractmethod
     def sid_ended(self, sid: str) -> bool:
@@ -388,6 +427,24 @@ if left == 0 then for i = 1, nsets do redis.call('DEL', KEYS[i]) end end
 return left
 """
 
+# Indexes a session (ARGV[1]) with its end (ARGV[2]) in the hashes KEYS (the subject's, and its
+# sid's or no-sid one: one slot), drops the entries whose end is past (ARGV[4], the portal's
+# clock), and makes each hash live at least ARGV[3] seconds more (never less). Entries written
+# before ends were kept (empty values) stay until their hash expires.
+_ADD_SCRIPT = """#!lua
+local id, ends, ttl, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+for i = 1, #KEYS do
+  local entries = redis.call('HGETALL', KEYS[i])
+  for j = 1, #entries, 2 do
+    local e = tonumber(entries[j + 1])
+    if e and e <= now then redis.call('HDEL', KEYS[i], entries[j]) end
+  end
+  redis.call('HSET', KEYS[i], id, ends)
+  if redis.call('TTL', KEYS[i]) < ttl then redis.call('EXPIRE', KEYS[i], ttl) end
+end
+return 0
+"""
+
 #: Rounds of read-then-delete before a logout gives up on sessions still joining its hashes.
 _END_ROUNDS = 10
 
@@ -404,24 +461,26 @@ class RedisSessionIndex(SessionIndex):
         self.client = client
         self.tombstone_ttl = tombstone_ttl
         self._end = client.register_script(_END_SCRIPT)
+        self._add = client.register_script(_ADD_SCRIPT)
 
-    def add(self, session_id: str, *, sid: str | None, sub: str, ttl: int) -> None:
+    def add(
+        self, session_id: str, *, sid: str | None, sub: str, ends_at: float, now: float
+    ) -> None:
+        ttl = max(1, int(ends_at - now))
         try:
-            # Each EXPIRE is atomic, and NX-then-GT leaves the later expiry whatever the
-            # interleaving, so no transaction is needed (a Cluster pipeline has none).
-            with self.client.pipeline(transaction=False) as pipe:
-                for key in _index_keys(sid, sub):
-                    pipe.hset(key, session_id, "")
-                    pipe.expire(key, ttl, nx=True)
-                    pipe.expire(key, ttl, gt=True)
-                pipe.execute()
+            self._add(keys=_index_keys(sid, sub), args=[session_id, int(ends_at), ttl, int(now)])
         except STORE_ERRORS as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
 
-    def end_by_sid(self, sid: str, *, sub: str | None = None) -> int:
+    def end_by_sid(
+        self, sid: str, *, sub: str | None = None, issued_at: float | None = None
+    ) -> int:
         try:
             # Tombstone first: see _LifetimeBound._drop_if_ended_during_login.
             self.client.set(ENDED_SID_PREFIX + sid, 1, ex=self.tombstone_ttl)
+            if sub is not None and issued_at is not None:
+                marker = subject_ended_keys(sub, without_sid=True)[1]
+                self.client.set(marker, repr(float(issued_at)), ex=self.tombstone_ttl)
             if sub is not None:
                 tag = subject_tag(sub)
             else:
@@ -433,8 +492,22 @@ class RedisSessionIndex(SessionIndex):
             raise StoreUnavailable(type(exc).__name__) from exc
         return self._run_end(_logout_keys(sid, tag, sub))
 
-    def end_by_sub(self, sub: str) -> int:
+    def end_by_sub(self, sub: str, *, issued_at: float | None = None) -> int:
+        if issued_at is not None:
+            try:  # marker first, as the sid's tombstone
+                marker = subject_ended_keys(sub, without_sid=False)[0]
+                self.client.set(marker, repr(float(issued_at)), ex=self.tombstone_ttl)
+            except STORE_ERRORS as exc:
+                raise StoreUnavailable(type(exc).__name__) from exc
         return self._run_end([sub_key(sub)])
+
+    def subject_ended_at(self, sub: str, *, without_sid: bool) -> float | None:
+        try:  # one slot: the subject's
+            found = self.client.mget(subject_ended_keys(sub, without_sid=without_sid))
+        except STORE_ERRORS as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        times = [float(v) for v in found if v is not None]
+        return max(times) if times else None
 
     def _run_end(self, index_keys: list[str]) -> int:
         """Read the hashes, then delete what they list in one script; again while sessions
@@ -502,7 +575,11 @@ class RedisSessionIndex(SessionIndex):
 
     def records_of(self, sub: str, *, limit: int) -> tuple[dict[str, dict[str, Any]], int]:
         try:
-            ids = sorted(m.decode() for m in self.client.hkeys(sub_key(sub)))
+            entries = self.client.hgetall(sub_key(sub))
+            # the latest ends first: the latest sign-ins (entries without an end, last)
+            ids = [
+                i.decode() for i, _ in sorted(entries.items(), key=lambda e: (-_end_of(e[1]), e[0]))
+            ]
             chosen = ids[:limit]
             # one MGET: the records carry the subject's hash tag, so they share one slot
             raw = self.client.mget([store_key(i) for i in chosen]) if chosen else []
@@ -544,6 +621,14 @@ class RedisSessionIndex(SessionIndex):
         return (int(when), label) if when.isdigit() else None
 
 
+def _end_of(value: bytes) -> float:
+    """An index entry's end, 0 for an entry written before ends were kept."""
+    try:
+        return float(value)
+    except ValueError:
+        return 0.0
+
+
 def _decoded(ids: list[str], raw: list[bytes | None]) -> dict[str, dict[str, Any]]:
     records = {}
     for session_id, value in zip(ids, raw, strict=True):
@@ -565,10 +650,20 @@ class FileSessionIndex(SessionIndex):
         self.tombstone_ttl = tombstone_ttl
         self._lock = threading.Lock()
 
-    def add(self, session_id: str, *, sid: str | None, sub: str, ttl: int) -> None:
+    def add(
+        self, session_id: str, *, sid: str | None, sub: str, ends_at: float, now: float
+    ) -> None:
+        ttl = max(1, int(ends_at - now))
         with self._lock:
+            # The ends live in a key of their own, so the member lists keep their form.
+            ends_key = f"{SUB_ENDS_PREFIX}{{{subject_tag(sub)}}}"
+            ends = dict(self.cache.get(ends_key) or {})
+            past = {i for i, end in ends.items() if end <= now}
+            ends = {i: end for i, end in ends.items() if i not in past}
+            ends[session_id] = float(ends_at)
+            self.cache.set(ends_key, ends, timeout=max(ttl, self._remaining(ends_key)))
             for key in _index_keys(sid, sub):
-                members = set(self.cache.get(key) or ())
+                members = set(self.cache.get(key) or ()) - past
                 members.add(session_id)
                 # Keep the later expiry, as Redis does with EXPIRE GT: a later login that
                 # ends sooner must not make the set forget the sessions that end later.
@@ -581,9 +676,14 @@ class FileSessionIndex(SessionIndex):
             return 0
         return int(expires - time.time())
 
-    def end_by_sid(self, sid: str, *, sub: str | None = None) -> int:
+    def end_by_sid(
+        self, sid: str, *, sub: str | None = None, issued_at: float | None = None
+    ) -> int:
         with self._lock:
             self.cache.set(ENDED_SID_PREFIX + sid, 1, timeout=self.tombstone_ttl)
+            if sub is not None and issued_at is not None:
+                marker = subject_ended_keys(sub, without_sid=True)[1]
+                self.cache.set(marker, float(issued_at), timeout=self.tombstone_ttl)
             if sub is not None:
                 tag = subject_tag(sub)
             else:
@@ -593,9 +693,17 @@ class FileSessionIndex(SessionIndex):
                 tag = first[0]
             return self._end(_logout_keys(sid, tag, sub))
 
-    def end_by_sub(self, sub: str) -> int:
+    def end_by_sub(self, sub: str, *, issued_at: float | None = None) -> int:
         with self._lock:
+            if issued_at is not None:
+                marker = subject_ended_keys(sub, without_sid=False)[0]
+                self.cache.set(marker, float(issued_at), timeout=self.tombstone_ttl)
             return self._end([sub_key(sub)])
+
+    def subject_ended_at(self, sub: str, *, without_sid: bool) -> float | None:
+        found = [self.cache.get(k) for k in subject_ended_keys(sub, without_sid=without_sid)]
+        times = [float(v) for v in found if isinstance(v, int | float)]
+        return max(times) if times else None
 
     def _end(self, keys: list[str]) -> int:
         ended: set[str] = set()
@@ -636,7 +744,8 @@ class FileSessionIndex(SessionIndex):
             raise StoreUnavailable(type(exc).__name__) from exc
 
     def records_of(self, sub: str, *, limit: int) -> tuple[dict[str, dict[str, Any]], int]:
-        ids = sorted(self.cache.get(sub_key(sub)) or ())
+        ends = self.cache.get(f"{SUB_ENDS_PREFIX}{{{subject_tag(sub)}}}") or {}
+        ids = sorted(self.cache.get(sub_key(sub)) or (), key=lambda i: (-ends.get(i, 0.0), i))
         records = {}
         for session_id in ids[:limit]:
             record = self.cache.get(store_key(session_id))

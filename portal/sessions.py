@@ -214,12 +214,18 @@ def start(claims: dict[str, Any], profile: dict[str, Any]) -> PortalSession:
     expiry; bounding by the latest ``auth_time`` would let the portal session outlive it by
     up to 12 hours. (authentik starts a new sid instead and back-channels the old one.)
 
-    Raises :class:`LoginEnded` when a back-channel logout already ended this sid (it
-    arrived while this login's callback was running) or its bound is past.
+    Raises :class:`LoginEnded` when a back-channel logout already ended this sid, or this
+    subject (its sessions without sid, for a login without sid) with a logout token issued
+    no earlier than this login's ID token (it arrived while this login's callback was
+    running), or when the sid's bound is past.
     """
     settings, now = _settings(), _clock().now()
     auth_time = float(claims["auth_time"])
     sid = claims.get("sid") if isinstance(claims.get("sid"), str) else None
+    issued_at = float(claims["iat"])
+    ended_at = index().subject_ended_at(claims["sub"], without_sid=sid is None)
+    if ended_at is not None and issued_at <= ended_at:
+        raise LoginEnded("the IdP logged this customer out after issuing this login's ID token")
     first_auth_time = auth_time
     if sid:
         if index().sid_ended(sid):
@@ -253,10 +259,13 @@ def start(claims: dict[str, Any], profile: dict[str, Any]) -> PortalSession:
         session.sid,  # type: ignore[attr-defined]
         sid=started.sid,
         sub=started.sub,
-        ttl=max(1, int(started.ends_at - now)),
+        ends_at=started.ends_at,
+        now=now,
     )
     session[STATE_KEY] = started.to_state()
     session.new_login = True  # type: ignore[attr-defined]  # the one save that may create it
+    # for the check after that save (a logout of the subject meanwhile), not stored
+    session.login_issued_at = issued_at  # type: ignore[attr-defined]
     g.portal_session = started
     return started
 
@@ -339,7 +348,7 @@ def end() -> PortalSession | None:
     return ended
 
 
-def end_by_sid(sid: str, *, sub: str | None = None) -> int:
+def end_by_sid(sid: str, *, sub: str | None = None, issued_at: float | None = None) -> int:
     """Back-channel logout: every portal session of that IdP session, in one step.
 
     Back-Channel Logout 1.0, Section 2.7: the RP ends the sessions "identified by the iss and
@@ -348,12 +357,14 @@ def end_by_sid(sid: str, *, sub: str | None = None) -> int:
     of that subject known to belong to another sid are kept. The sid is then remembered
     (tombstone) so that a login of it still in its callback cannot outlive this logout.
     """
-    return index().end_by_sid(sid, sub=sub)
+    return index().end_by_sid(sid, sub=sub, issued_at=issued_at)
 
 
-def end_by_sub(sub: str) -> int:
-    """Back-channel logout without sid: every portal session of that subject."""
-    return index().end_by_sub(sub)
+def end_by_sub(sub: str, *, issued_at: float | None = None) -> int:
+    """Back-channel logout without sid: every portal session of that subject, and any login
+    of it whose ID token was issued up to ``issued_at`` (the logout token's iat) and is
+    still in its callback."""
+    return index().end_by_sub(sub, issued_at=issued_at)
 
 
 @dataclass(frozen=True)

@@ -269,9 +269,11 @@ def backchannel_logout() -> Response:
             metrics.backchannel("replayed")
             return json_error("invalid_request", "logout token replayed", 400)
         if claims.get("sid"):
-            count = sessions.end_by_sid(claims["sid"], sub=claims.get("sub"))
+            count = sessions.end_by_sid(
+                claims["sid"], sub=claims.get("sub"), issued_at=claims.get("iat")
+            )
         else:
-            count = sessions.end_by_sub(claims["sub"])
+            count = sessions.end_by_sub(claims["sub"], issued_at=claims.get("iat"))
         # remembered only once applied: a retry after a store failure must not be "replayed"
         sessions.remember_logout_token(claims["jti"], idp.jti_memory(claims))
     except StoreUnavailable as exc:

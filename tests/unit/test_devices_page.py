@@ -407,3 +407,19 @@ def test_end_every_other_device_counts_only_sessions_still_live(app, mock_idp):
     )
     assert not signed_in(live)
     assert index_size(app) == 1
+
+
+def test_sessions_that_ran_out_leave_the_index_at_the_next_login(app, mock_idp, portal_clock):
+    """A customer who signs in every 6 hours for three days, letting each session run out:
+    the subject's index keeps what may still be live, not every id ever indexed (its expiry
+    moves with each login, so it would never go as a whole)."""
+    for _ in range(12):
+        client = browser(app, CHROME_WINDOWS)
+        now = int(portal_clock.now())
+        login(client, mock_idp, sid=None, auth_time=now, iat=now, exp=now + 300)
+        portal_clock.advance(6 * 3600)
+    assert index_size(app) <= 3
+    latest = browser(app, SAFARI_IPHONE)
+    now = int(portal_clock.now())
+    login(latest, mock_idp, sid=None, auth_time=now, iat=now, exp=now + 300)
+    assert [r["name"] for r in rows(devices_page(latest))] == ["Mobile Safari on iOS (This device)"]

@@ -101,12 +101,69 @@ def test_logout_of_the_subject_between_session_start_and_save_ends_the_new_sessi
     assert not signed_in(client)
 
 
-def test_a_login_after_a_logout_of_the_subject_is_kept(app, mock_idp):
+@pytest.mark.parametrize(
+    ("login_sid", "logout"),
+    [
+        pytest.param("sid-kept", {"sid": None}, id="logout-by-sub"),
+        pytest.param(None, {"sid": None}, id="logout-by-sub-of-a-login-without-sid"),
+        pytest.param(None, {"sid": "sid-other"}, id="logout-by-sid-of-a-login-without-sid"),
+    ],
+)
+def test_logout_of_the_subject_during_the_code_exchange_refuses_the_login(
+    app, mock_idp, monkeypatch, caplog, login_sid, logout
+):
+    """The ID token was issued, then the IdP logged the customer out, before the session
+    started: nothing is indexed yet, so only the logout's marker can tell."""
+    idp = mock_idp
+    real_finish = Provider.finish_login
+
+    def finish_then_logout_arrives(self, args):
+        result = real_finish(self, args)
+        assert backchannel(app.test_client(), idp, **logout).status_code == 200
+        return result
+
+    monkeypatch.setattr(Provider, "finish_login", finish_then_logout_arrives)
+    client = app.test_client()
+    with caplog.at_level(logging.INFO):
+        response = idp.login(client, sid=login_sid)
+    assert response.status_code == 400
+    assert "login refused: the IdP logged this customer out" in caplog.text
+    assert not signed_in(client)
+
+
+def test_a_login_after_a_logout_of_the_subject_is_kept(app, mock_idp, portal_clock):
+    """Its ID token is issued after the logout token: the marker does not concern it."""
     idp = mock_idp
     first = app.test_client()
     login(first, idp, sid=None)
     assert backchannel(app.test_client(), idp, sid=None).status_code == 200
     assert not signed_in(first)
+    portal_clock.advance(1)  # a person signs in again a moment later, not in the same second
     second = app.test_client()
     login(second, idp, sid=None)
     assert signed_in(second)
+    other_sid = app.test_client()
+    login(other_sid, idp, sid="sid-new")
+    assert signed_in(other_sid)
+
+
+def test_logout_of_the_subject_just_before_the_session_is_indexed_ends_it(
+    app, mock_idp, monkeypatch
+):
+    """The logout finds no index entry (not added yet) and the login's first check came
+    before the logout's marker: the check after the save sees the marker."""
+    idp = mock_idp
+    with app.app_context():
+        index_class = type(sessions.index())
+    real_add = index_class.add
+    delivered = []
+
+    def logout_arrives_then_add(self, *args, **kwargs):
+        delivered.append(backchannel(app.test_client(), idp, sid=None).status_code)
+        return real_add(self, *args, **kwargs)
+
+    monkeypatch.setattr(index_class, "add", logout_arrives_then_add)
+    client = app.test_client()
+    idp.login(client, sid="sid-indexed-late")
+    assert delivered == [200]
+    assert not signed_in(client)

@@ -217,7 +217,8 @@ def test_logout_token_with_bad_signature_keeps_the_session(make_app, idp):
 def test_replayed_logout_token_is_refused(make_app, idp):
     app = make_app()
     # sub only: a sid, once ended, could not sign in again (tombstone) to show the replay
-    token = idp.logout_token(jti="once", sid=None, sub="user-123")
+    # issued a moment before the login below: that login's ID token comes after it
+    token = idp.logout_token(jti="once", sid=None, sub="user-123", iat=int(idp.clock()) - 1)
     first = app.test_client().post("/auth/backchannel-logout", data={"logout_token": token})
     assert first.status_code == 200
     client = app.test_client()
