@@ -113,6 +113,14 @@ def _run(args: argparse.Namespace) -> int:
     app = create_app()
     settings = app.extensions["devidp.settings"]
     _refuse_shipped_credentials(app, args.host)
+    if settings.trusted_proxies and not config.is_loopback_host(args.host):
+        print(
+            f"{PROG}: warning: [idp] trusted_proxies is set but clients can reach "
+            f"{args.host} directly and write their own X-Forwarded-For; listen on loopback "
+            "behind the proxy",
+            file=sys.stderr,
+            flush=True,
+        )
     if (
         config.is_loopback_host(args.host)
         and not config.is_loopback_url(settings.issuer)
