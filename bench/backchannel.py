@@ -2,7 +2,7 @@
 
 Redis is filled with fake portal sessions laid out exactly as the portal writes them: the
 session record under ``portal:session:<id>`` (a copy of a real session's bytes) and the index
-sets written by the portal's own :meth:`RedisSessionIndex.add`, batched through one pipeline.
+hashes as the portal's own :meth:`RedisSessionIndex.add` writes them, batched in pipelines.
 Each timed logout ends one session of its own: a session indexed under a fresh ``sid``, and a
 logout token for that ``sid`` signed with the dev IdP's private key (read from its database
 as devidp/keys.py does), with a fresh ``jti``, POSTed to ``/auth/backchannel-logout``.
@@ -10,11 +10,9 @@ as devidp/keys.py does), with a fresh ``jti``, POSTed to ``/auth/backchannel-log
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
 
@@ -25,8 +23,11 @@ from devidp import backchannel as idp_backchannel
 from devidp import keys as idp_keys
 from portal.session_store import SESSION_PREFIX
 from portal.session_store import RedisSessionIndex
+from portal.session_store import sid_key
 from portal.session_store import signed_in_id
 from portal.session_store import store_key
+from portal.session_store import sub_key
+from portal.session_store import subject_tag
 from tests.support.devidp import DevIdP
 
 SESSION_TTL = 3600  # the portal's default idle timeout
@@ -39,58 +40,27 @@ def new_session_id() -> str:
     return secrets.token_urlsafe(32)
 
 
-class _Deferred:
-    """A pipeline whose ``execute`` waits for the outer batch (commands are only queued)."""
-
-    def __init__(self, pipe: redis.client.Pipeline) -> None:
-        self._pipe = pipe
-
-    def __getattr__(self, name: str):
-        return getattr(self._pipe, name)
-
-    def execute(self) -> list:
-        return []
-
-
-class _BatchingClient:
-    """Enough of a Redis client for ``RedisSessionIndex.add`` to queue into one pipeline."""
-
-    def __init__(self, pipe: redis.client.Pipeline) -> None:
-        self._pipe = pipe
-
-    def register_script(self, script: str):  # noqa: ANN201 - a callable like redis-py's
-        """The script, queued into the batch's pipeline when called."""
-        loaded = self._pipe.register_script(script)
-        return lambda keys, args: loaded(keys=keys, args=args, client=self._pipe)
-
-    @contextlib.contextmanager
-    def pipeline(self, **_: object) -> Iterator[_Deferred]:
-        yield _Deferred(self._pipe)
-
-
 def session_count(client: redis.Redis) -> int:
     return sum(1 for _ in client.scan_iter(match=SESSION_PREFIX + "*", count=5000))
 
 
 def fill(client: redis.Redis, template: bytes, how_many: int) -> None:
-    """Add ``how_many`` sessions, each with its own sid and sub, in pipelined batches."""
+    """Add ``how_many`` sessions, each with its own sid and sub, in pipelined batches.
+
+    The index hashes are written as :meth:`RedisSessionIndex.add` leaves them for a subject
+    with no other session (its script finds nothing past to drop): a Cluster pipeline may
+    not carry scripts, and a fresh subject per session makes the script's result this."""
     done = 0
     while done < how_many:
         size = min(BATCH, how_many - done)
         with client.pipeline(transaction=False) as pipe:
-            index = RedisSessionIndex(_BatchingClient(pipe))  # type: ignore[arg-type]
             for _ in range(size):
-                sub = secrets.token_hex(16)
+                sub, sid = secrets.token_hex(16), secrets.token_urlsafe(24)
                 session_id = signed_in_id(sub, new_session_id())
                 pipe.set(store_key(session_id), template, ex=SESSION_TTL)
-                now = time.time()
-                index.add(
-                    session_id,
-                    sid=secrets.token_urlsafe(24),
-                    sub=sub,
-                    ends_at=now + INDEX_TTL,
-                    now=now,
-                )
+                for key in (sub_key(sub), sid_key(sid, subject_tag(sub))):
+                    pipe.hset(key, session_id, int(time.time() + INDEX_TTL))
+                    pipe.expire(key, INDEX_TTL)
             pipe.execute()
         done += size
 
