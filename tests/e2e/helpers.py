@@ -294,17 +294,22 @@ def tab_to(page: Page, name: str) -> None:
 # --- a quick first login --------------------------------------------------------------------
 
 
-def first_login(page: Page, stack, user) -> Authenticator:
-    """Landing, Login, username, password, TOTP setup, redirection page, account: the whole
-    first login without the walkthrough's checks. Returns the phone's authenticator."""
-    from playwright.sync_api import expect
-
+def to_totp_setup(page: Page, stack, user) -> None:
+    """Landing, Login, username and password: a first login up to the TOTP setup page."""
     page.goto(stack.portal.url + "/")
     page.get_by_role("link", name="Login", exact=True).click()
     page.get_by_label("Username").fill(user.username)
     page.get_by_role("button", name="Log in", exact=True).click()
     page.get_by_label("Password").fill(user.password)
     page.get_by_role("button", name="Continue", exact=True).click()
+
+
+def first_login(page: Page, stack, user) -> Authenticator:
+    """Landing, Login, username, password, TOTP setup, redirection page, account: the whole
+    first login without the walkthrough's checks. Returns the phone's authenticator."""
+    from playwright.sync_api import expect
+
+    to_totp_setup(page, stack, user)
     secret = "".join(page.locator("#totp-secret span").all_inner_texts())
     phone = Authenticator(stack.idp, secret)
     page.get_by_label("TOTP code").fill(phone.code())

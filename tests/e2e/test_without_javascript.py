@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from .helpers import Authenticator
+from .helpers import to_totp_setup
 from .test_walkthrough import DEVICES
 
 pytestmark = pytest.mark.e2e
@@ -16,12 +17,7 @@ def test_first_login_without_javascript(stack, new_page):
 
     user = stack.user()
     page = new_page(**DEVICES["phone"], java_script_enabled=False)
-    page.goto(stack.portal.url + "/")
-    page.get_by_role("link", name="Login", exact=True).click()
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_role("button", name="Log in", exact=True).click()
-    page.get_by_label("Password").fill(user.password)
-    page.get_by_role("button", name="Continue", exact=True).click()
+    to_totp_setup(page, stack, user)
 
     expect(page.get_by_role("link", name="Add to authenticator app")).to_be_visible()
     expect(page.locator("#copy-secret")).to_be_hidden()

@@ -21,11 +21,11 @@ import requests
 from prometheus_client import CollectorRegistry
 from prometheus_client import generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.devidp import start_devidp
 from tests.support.journey import Authenticator
 from tests.support.journey import Journey
+from tests.support.metrics_text import value
 from tests.support.portal_server import CLIENT_SECRET
 from tests.support.portal_server import LivePortal
 from tests.support.processes import free_port
@@ -33,14 +33,6 @@ from tests.support.stack import pool_user
 
 MAX_LOGINS = 12
 STALE_LOGINS = 100
-
-
-def value(text: str, name: str, **labels: str) -> float:
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and sample.labels == labels:
-                return sample.value
-    return 0.0
 
 
 def leave_stale_figures(folder: Path) -> None:

@@ -19,15 +19,8 @@ from tests.support.session_app import login
 from tests.support.session_app import session_app
 from tests.support.session_app import signed_in
 from tests.support.stored_records import StoredRecords
-
-CHROME_WINDOWS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
-)
-SAFARI_IPHONE = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
-)
+from tests.support.user_agents import CHROME_WINDOWS
+from tests.support.user_agents import SAFARI_IPHONE
 
 
 @pytest.fixture(params=["redis", "filesystem"])

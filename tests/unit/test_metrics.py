@@ -10,6 +10,7 @@ from bs4 import BeautifulSoup
 from prometheus_client.parser import text_string_to_metric_families
 
 from portal import create_app
+from tests.support.metrics_text import value
 
 OTHER_HOST = {"REMOTE_ADDR": "192.0.2.7"}
 
@@ -19,15 +20,6 @@ def scrape(client, **kwargs) -> str:
     assert response.status_code == 200, response.status_code
     assert response.headers["Content-Type"].startswith("text/plain; version=")
     return response.get_data(as_text=True)
-
-
-def value(text: str, name: str, **labels: str) -> float:
-    """The value of one sample (0 when the series is absent)."""
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and sample.labels == labels:
-                return sample.value
-    return 0.0
 
 
 def csrf(client) -> str:
