@@ -18,6 +18,14 @@ from tests.support.session_app import login
 from tests.support.session_app import session_app
 from tests.support.session_app import signed_in
 
+#: Logouts that end a login's session through its subject, not its own sid: the login's
+#: sid (None: its ID token had none) and the logout token's claims over the defaults.
+SUBJECT_LOGOUTS = [
+    pytest.param("sid-kept", {"sid": None}, id="logout-by-sub"),
+    pytest.param(None, {"sid": None}, id="logout-by-sub-of-a-login-without-sid"),
+    pytest.param(None, {"sid": "sid-other"}, id="logout-by-sid-of-a-login-without-sid"),
+]
+
 
 @pytest.fixture(params=["redis", "filesystem"])
 def app(tmp_path, mock_idp, request):
@@ -72,14 +80,7 @@ def test_other_sessions_of_the_subject_are_not_affected(app, mock_idp):
     assert signed_in(client)
 
 
-@pytest.mark.parametrize(
-    ("login_sid", "logout"),
-    [
-        pytest.param("sid-kept", {"sid": None}, id="logout-by-sub"),
-        pytest.param(None, {"sid": None}, id="logout-by-sub-of-a-login-without-sid"),
-        pytest.param(None, {"sid": "sid-other"}, id="logout-by-sid-of-a-login-without-sid"),
-    ],
-)
+@pytest.mark.parametrize(("login_sid", "logout"), SUBJECT_LOGOUTS)
 def test_logout_of_the_subject_between_session_start_and_save_ends_the_new_session(
     app, mock_idp, monkeypatch, login_sid, logout
 ):
@@ -101,14 +102,7 @@ def test_logout_of_the_subject_between_session_start_and_save_ends_the_new_sessi
     assert not signed_in(client)
 
 
-@pytest.mark.parametrize(
-    ("login_sid", "logout"),
-    [
-        pytest.param("sid-kept", {"sid": None}, id="logout-by-sub"),
-        pytest.param(None, {"sid": None}, id="logout-by-sub-of-a-login-without-sid"),
-        pytest.param(None, {"sid": "sid-other"}, id="logout-by-sid-of-a-login-without-sid"),
-    ],
-)
+@pytest.mark.parametrize(("login_sid", "logout"), SUBJECT_LOGOUTS)
 def test_logout_of_the_subject_during_the_code_exchange_refuses_the_login(
     app, mock_idp, monkeypatch, caplog, login_sid, logout
 ):
