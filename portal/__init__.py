@@ -17,6 +17,7 @@ from portal import errors
 from portal import i18n
 from portal import logs
 from portal import metrics
+from portal import page_templates
 from portal import provider
 from portal import security
 from portal import session_notice
@@ -60,6 +61,7 @@ def create_app(
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=64 * 1024)
     app.extensions["portal.settings"] = settings
     app.extensions["portal.clock"] = clock
+    page_templates.init_app(app, i18n.current_language)  # first: the others add to jinja_env
 
     logs.init_app(app, settings)
     sessions.init_app(app, settings, clock)
@@ -87,7 +89,7 @@ def create_app(
         return {
             "sso_name": settings.sso_name,
             "support_contact": settings.support_contact,
-            "portal_name": display.PORTAL_NAME,
+            "portal_name": display.portal_name(),
             "current_session": sessions.current(),
         }
 

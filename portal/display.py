@@ -13,17 +13,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC
 from datetime import datetime
+from functools import lru_cache
 
 from babel import Locale
 from babel.dates import format_skeleton
 from flask import Flask
-from flask_babel import get_locale
 from flask_babel import gettext
 from flask_babel import lazy_gettext
 from flask_babel import ngettext
+from markupsafe import Markup
 
 from portal.device_info import UNKNOWN_BROWSER
+from portal.i18n import current_language
 from portal.settings import SOURCE_LANGUAGE
+
+#: How many texts each of the memos below keeps. Their functions are pure given the language
+#: (the catalogues are read once per process), so a page shows the same words either way;
+#: the memo saves Babel's date formatting and the catalogue lookups on every page that shows
+#: the same session's times again (a profile of /account, bench/profile_pages.py).
+MEMO_SIZE = 4096
 
 #: What the pages call the portal.
 PORTAL_NAME = lazy_gettext("Customer Portal")
@@ -67,6 +75,12 @@ def factors(amr: Iterable[str]) -> str:
 
 
 def duration(seconds: float) -> str:
+    """A setting in seconds as words, in the page's language (see :func:`_duration`)."""
+    return _duration(seconds, current_language())
+
+
+@lru_cache(maxsize=MEMO_SIZE)
+def _duration(seconds: float, language: str) -> str:
     """A setting in seconds as words: 3600 -> "an hour", 43200 -> "12 hours", 600 -> "10
     minutes". Whole hours or minutes read best; anything else is said in seconds."""
     whole = int(seconds)
@@ -86,10 +100,16 @@ def duration(seconds: float) -> str:
 
 
 def when(timestamp: float) -> str:
+    """A time as the page's language writes it, in UTC (see :func:`_when`)."""
+    return _when(timestamp, current_language())
+
+
+@lru_cache(maxsize=MEMO_SIZE)
+def _when(timestamp: float, language: str) -> str:
     """A time as the page's language writes it, in UTC: "Nov 28, 2026, 14:05 UTC" (English),
     "28 nov. 2026, 14:05 UTC" (French). The text without JavaScript, and the tooltip with it."""
     moment = datetime.fromtimestamp(timestamp, UTC)
-    locale = get_locale() or Locale.parse(SOURCE_LANGUAGE)
+    locale = Locale.parse(language or SOURCE_LANGUAGE)
     date = format_skeleton("yMMMd", moment, tzinfo=UTC, locale=locale)
     time = format_skeleton("Hm", moment, tzinfo=UTC, locale=locale)
     pattern = str(locale.datetime_formats["medium"]).replace("'", "")
@@ -97,6 +117,12 @@ def when(timestamp: float) -> str:
 
 
 def device(label: str) -> str:
+    """A signed-in device's label in the page's language (see :func:`_device`)."""
+    return _device(label, current_language())
+
+
+@lru_cache(maxsize=MEMO_SIZE)
+def _device(label: str, language: str) -> str:
     """A signed-in device's label (portal/device_info.py keeps it in English, "Firefox on
     Windows") in the page's language; the browser and system names stay as they are."""
     if label == UNKNOWN_BROWSER:
@@ -105,6 +131,29 @@ def device(label: str) -> str:
     if not on:
         return label
     return gettext("%(browser)s on %(system)s", browser=browser, system=system)
+
+
+def local_time(timestamp: float) -> Markup:
+    """A time for people: ``<time>`` with the UTC text in the page (the fallback without
+    JavaScript), which static/local-time.js shows in the customer's own time zone."""
+    return _local_time(timestamp, current_language())
+
+
+@lru_cache(maxsize=MEMO_SIZE)
+def _local_time(timestamp: float, language: str) -> Markup:
+    return Markup('<time datetime="{}" data-local-time>{}</time>').format(
+        iso_time(timestamp), _when(timestamp, language)
+    )
+
+
+def portal_name() -> str:
+    """What the pages call the portal, in the page's language."""
+    return _portal_name(current_language())
+
+
+@lru_cache(maxsize=8)
+def _portal_name(language: str) -> str:
+    return str(PORTAL_NAME)
 
 
 def iso_time(timestamp: float) -> str:
@@ -129,4 +178,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["duration"] = duration
     app.jinja_env.filters["iso_time"] = iso_time
     app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["device"] = device

@@ -147,6 +147,17 @@ def on_starting(server):
     _prepare_metrics_dir()
 
 
+def post_worker_init(worker):
+    """Move what the worker has built so far (modules, the app, its compiled routes) out of
+    the garbage collector's sight: those objects live as long as the worker, and without
+    this every full collection walks them again. What a request allocates is collected as
+    before. (Python's documentation of ``gc.freeze``; a profile of /account under gunicorn
+    showed the collections in the pages that allocate most.)"""
+    import gc
+
+    gc.freeze()
+
+
 def child_exit(server, worker):
     """prometheus_client's multiprocess mode: a worker that left has its live gauges dropped
     (its counters stay: what it counted happened)."""

@@ -16,6 +16,7 @@ are ``portal/translations/<lang>/LC_MESSAGES/messages.po``, compiled at build ti
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from flask import Flask
 from flask import Response
 from flask import current_app
 from flask import g
+from flask import has_app_context
 from flask import request
 from flask_babel import Babel
 from flask_babel import get_locale
@@ -72,16 +74,17 @@ def choose(
     *,
     asked: str | None,
     remembered: str | None,
-    accept: LanguageAccept,
+    accept: LanguageAccept | Callable[[], LanguageAccept],
 ) -> str:
     """The page language: ``?lang=``, else the cookie, else Accept-Language, else the first
-    offered. Values that name no offered language are ignored, never refused."""
-    return (
-        pick(asked, offered)
-        or pick(remembered, offered)
-        or browser_language(accept, offered)
-        or offered[0]
-    )
+    offered. Values that name no offered language are ignored, never refused. ``accept`` may
+    be a function, called only when neither ``?lang=`` nor the cookie decides (the header is
+    then not parsed on every page of a customer who chose)."""
+    chosen = pick(asked, offered) or pick(remembered, offered)
+    if chosen is not None:
+        return chosen
+    header = accept() if callable(accept) else accept
+    return browser_language(header, offered) or offered[0]
 
 
 def browser_language(accept: LanguageAccept, offered: Iterable[str]) -> str | None:
@@ -99,9 +102,21 @@ def cookie_name(settings: Settings) -> str:
 
 
 def current_language() -> str:
-    """The language of this request's page (``en``, ``fr``); the source language outside one."""
-    locale = get_locale()
-    return locale.language if locale is not None else SOURCE_LANGUAGE
+    """The language of this request's page (``en``, ``fr``); the source language outside one.
+
+    Kept in ``g`` after the first call: a page asks a dozen times (its template, each date
+    and duration, the switcher), and Flask-Babel's lookup costs three context lookups each.
+    The portal never forces another locale inside a request (``flask_babel.force_locale``).
+    """
+    if not has_app_context():
+        return SOURCE_LANGUAGE
+    language = g.get("_portal_language")
+    if language is None:
+        locale = get_locale()
+        if locale is None:
+            return SOURCE_LANGUAGE
+        language = g._portal_language = locale.language
+    return language
 
 
 def _settings() -> Settings:
@@ -114,7 +129,7 @@ def _select() -> str:
         settings.languages,
         asked=request.args.get(PARAM),
         remembered=request.cookies.get(cookie_name(settings)),
-        accept=request.accept_languages,
+        accept=lambda: request.accept_languages,
     )
 
 
