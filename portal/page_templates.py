@@ -28,6 +28,8 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
+from flask import current_app
+from flask import has_app_context
 from flask import has_request_context
 from flask.templating import Environment as FlaskEnvironment
 from flask_babel import force_locale
@@ -167,6 +169,11 @@ class PageEnvironment(FlaskEnvironment):
     def _catalogue(self, language: str) -> Any:
         """The catalogue Flask-Babel gives a request in ``language``: the same object, from
         Flask-Babel's own cache, so a compiled page says what a runtime lookup would."""
+        if has_app_context() and current_app._get_current_object() is self.app:  # type: ignore[attr-defined]
+            # compiled while rendering: no second app context, whose teardown would run the
+            # app's teardown handlers in the middle of the request
+            with force_locale(language):
+                return get_translations()
         with self.app.app_context(), force_locale(language):
             return get_translations()
 

@@ -210,3 +210,14 @@ def test_a_gunicorn_worker_freezes_what_it_built_before_serving():
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_compiling_a_page_runs_no_teardown_in_the_middle_of_its_request(probe):
+    """A deployer's teardown handler (closing a database session, say) must not run while a
+    page is being compiled for the request's language."""
+    torn_down = []
+    probe.teardown_appcontext(lambda exc: torn_down.append(exc))
+    with probe.test_request_context("/", headers=FRENCH):
+        render_template("probe_part.html")
+        assert torn_down == []
+    assert len(torn_down) == 1
