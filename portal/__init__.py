@@ -61,7 +61,9 @@ def create_app(
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=64 * 1024)
     app.extensions["portal.settings"] = settings
     app.extensions["portal.clock"] = clock
-    page_templates.init_app(app, i18n.current_language)  # first: the others add to jinja_env
+    page_templates.init_app(
+        app, settings.languages, i18n.current_language
+    )  # first: the others add to jinja_env
 
     logs.init_app(app, settings)
     sessions.init_app(app, settings, clock)

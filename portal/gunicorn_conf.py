@@ -155,6 +155,7 @@ def post_worker_init(worker):
     showed the collections in the pages that allocate most.)"""
     import gc
 
+    gc.collect()  # what start-up left unreachable is freed first, not frozen with the rest
     gc.freeze()
 
 

@@ -27,7 +27,6 @@ from flask import Flask
 from flask import Response
 from flask import current_app
 from flask import g
-from flask import has_app_context
 from flask import request
 from flask_babel import Babel
 from flask_babel import get_locale
@@ -103,20 +102,10 @@ def cookie_name(settings: Settings) -> str:
 
 def current_language() -> str:
     """The language of this request's page (``en``, ``fr``); the source language outside one.
-
-    Kept in ``g`` after the first call: a page asks a dozen times (its template, each date
-    and duration, the switcher), and Flask-Babel's lookup costs three context lookups each.
-    The portal never forces another locale inside a request (``flask_babel.force_locale``).
-    """
-    if not has_app_context():
-        return SOURCE_LANGUAGE
-    language = g.get("_portal_language")
-    if language is None:
-        locale = get_locale()
-        if locale is None:
-            return SOURCE_LANGUAGE
-        language = g._portal_language = locale.language
-    return language
+    Under ``flask_babel.force_locale`` (an email in a customer's saved language, say), the
+    forced one: the memos of portal/display.py are keyed by it."""
+    locale = get_locale()
+    return locale.language if locale is not None else SOURCE_LANGUAGE
 
 
 def _settings() -> Settings:

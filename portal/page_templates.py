@@ -19,12 +19,17 @@ the runtime functions portal/i18n.py installs, which a template loaded without a
 (outside a request, ``render_template_string``) uses for every string as before.
 
 Jinja's i18n convention holds: in a template, ``_``, ``gettext`` and ``pgettext`` are the
-translation functions. A template that assigns one of those names is compiled as it is.
+translation functions. A template that gives one of those names another meaning itself (a
+``set``, a macro, an import) is compiled as it is; one that receives another meaning from
+outside (a variable passed to ``render_template``, a context processor, a parent template's
+``set``) would still be translated, so those names are not to be used for anything else.
+Only the languages the portal offers (PORTAL_LANGUAGES) get a compiled variant.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Flask
@@ -36,6 +41,7 @@ from flask_babel import force_locale
 from flask_babel import get_translations
 from jinja2 import BaseLoader
 from jinja2 import Template
+from jinja2 import TemplatesNotFound
 from jinja2 import nodes
 from jinja2.visitor import NodeTransformer
 
@@ -80,22 +86,34 @@ class _TranslateConstants(NodeTransformer):
         text = self._translation(node)
         if text is None:
             return node
-        if not node.kwargs:
+        variables = [nodes.Pair(nodes.Const(kw.key), kw.value) for kw in node.kwargs]
+        if node.node.name == _CONTEXTUAL and "context" not in {kw.key for kw in node.kwargs}:
+            # newstyle pgettext offers its context as %(context)s
+            variables.append(nodes.Pair(nodes.Const("context"), node.args[0]))
+        translated: nodes.Expr = nodes.MarkSafeIfAutoescape(nodes.Const(text))
+        if not variables:
             try:
                 # newstyle gettext always formats, so "%%" reads "%" with no variable
-                text = text % {}
+                translated = nodes.MarkSafeIfAutoescape(nodes.Const(text % {}))
             except (KeyError, TypeError, ValueError):
                 return node  # fails at render time, as it did
-            replacement: nodes.Expr = nodes.MarkSafeIfAutoescape(nodes.Const(text))
         else:
-            replacement = nodes.Mod(
-                nodes.MarkSafeIfAutoescape(nodes.Const(text)),
-                nodes.Dict([nodes.Pair(nodes.Const(kw.key), kw.value) for kw in node.kwargs]),
-            )
-        return replacement.set_lineno(node.lineno)
+            translated = nodes.Mod(translated, nodes.Dict(variables))
+        return translated.set_lineno(node.lineno)
 
-    def _translation(self, node: nodes.Call) -> str | None:
-        if not isinstance(node.node, nodes.Name) or node.dyn_args or node.dyn_kwargs:
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:  # noqa: N802
+        """``~`` keeps its translation calls: Jinja folds a concatenation of constants with
+        ``str()``, which would drop the translation's Markup and escape it."""
+        node.nodes = [
+            self.generic_visit(part) if self._translation(part) is not None else self.visit(part)
+            for part in node.nodes
+        ]
+        return node
+
+    def _translation(self, node: nodes.Node) -> str | None:
+        if not isinstance(node, nodes.Call) or not isinstance(node.node, nodes.Name):
+            return None
+        if node.dyn_args or node.dyn_kwargs:
             return None
         args = node.args
         if not all(isinstance(arg, nodes.Const) and isinstance(arg.value, str) for arg in args):
@@ -123,9 +141,21 @@ class PageEnvironment(FlaskEnvironment):
     """Flask's template environment, loading each page in the language of the request."""
 
     def __init__(self, app: Flask, **options: Any) -> None:
-        options.setdefault("loader", LanguageLoader(app.create_global_jinja_loader()))
-        super().__init__(app, **options)
+        self.languages: frozenset[str] = frozenset()
         self.page_language: Callable[[], str | None] = lambda: None
+        super().__init__(app, **options)
+
+    @property
+    def loader(self) -> BaseLoader | None:  # type: ignore[override]
+        return self._language_loader
+
+    @loader.setter
+    def loader(self, value: BaseLoader | None) -> None:
+        """Whatever loader is set (Flask's, or a deployer's theme wrapping it in a
+        ChoiceLoader) reads templates by their plain names."""
+        if value is not None and not isinstance(value, LanguageLoader):
+            value = LanguageLoader(value)
+        self._language_loader = value
 
     def get_template(self, name: str | Template, parent: str | None = None, globals: Any = None):  # noqa: A002, ANN201
         if isinstance(name, str) and parent is None:
@@ -135,7 +165,11 @@ class PageEnvironment(FlaskEnvironment):
     def select_template(self, names: Any, parent: str | None = None, globals: Any = None):  # noqa: A002, ANN201
         if parent is None and not isinstance(names, Template):
             names = [self._in_page_language(n) if isinstance(n, str) else n for n in names]
-        return super().select_template(names, parent, globals)
+        try:
+            return super().select_template(names, parent, globals)
+        except TemplatesNotFound as missing:
+            plain = [split(n)[1] if isinstance(n, str) else n for n in missing.templates]
+            raise TemplatesNotFound(plain) from None
 
     def join_path(self, template: str, parent: str) -> str:
         language, _ = split(parent)
@@ -152,7 +186,7 @@ class PageEnvironment(FlaskEnvironment):
         defer_init: bool = False,
     ) -> Any:
         language, _ = split(name)
-        if language is not None and isinstance(source, str):
+        if language in self.languages and isinstance(source, str):
             tree = self.parse(source, name, filename)
             if not _assigns_translation_names(tree):
                 tree = _TranslateConstants(self._catalogue(language)).visit(tree)
@@ -164,7 +198,9 @@ class PageEnvironment(FlaskEnvironment):
         if SEPARATOR in name or not has_request_context():
             return name
         language = self.page_language()
-        return name if language is None else f"{language}{SEPARATOR}{name}"
+        if language not in self.languages:
+            return name
+        return f"{language}{SEPARATOR}{name}"
 
     def _catalogue(self, language: str) -> Any:
         """The catalogue Flask-Babel gives a request in ``language``: the same object, from
@@ -178,10 +214,11 @@ class PageEnvironment(FlaskEnvironment):
             return get_translations()
 
 
-def init_app(app: Flask, page_language: Callable[[], str | None]) -> None:
-    """Make ``app`` load its templates per language; call before anything touches
-    ``app.jinja_env`` (Flask creates it on first use)."""
+def init_app(app: Flask, languages: Iterable[str], page_language: Callable[[], str | None]) -> None:
+    """Make ``app`` load its templates per language, for the ``languages`` it offers; call
+    before anything touches ``app.jinja_env`` (Flask creates it on first use)."""
     if "jinja_env" in app.__dict__:
         raise RuntimeError("page_templates.init_app must run before app.jinja_env is created")
     app.jinja_environment = PageEnvironment
+    app.jinja_env.languages = frozenset(languages)  # type: ignore[attr-defined]
     app.jinja_env.page_language = page_language  # type: ignore[attr-defined]

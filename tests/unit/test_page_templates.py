@@ -13,12 +13,18 @@ import gc
 import pytest
 from flask import Blueprint
 from flask import render_template
+from flask_babel import force_locale
+from jinja2 import ChoiceLoader
+from jinja2 import FileSystemLoader
 from jinja2 import TemplateNotFound
+from jinja2 import TemplatesNotFound
 
 from portal import gunicorn_conf
 from portal import i18n
 from portal import page_templates
+from portal.display import duration
 from portal.display import local_time
+from portal.display import portal_name
 from portal.display import when
 
 FRENCH = {"Accept-Language": "fr-FR,fr;q=0.9"}
@@ -97,6 +103,9 @@ def probe(portal_app, tmp_path):
         '<p id="context">{{ pgettext("header", "Log out") }}</p>'
         '<p id="nested">{{ _("%(time)s at the latest", time=_("Your account")) }}</p>'
         '<p id="computed">{{ _(message) }}</p>'
+        '<p id="concat">{{ _("<b>bold</b>") ~ " " ~ _("Your account") }}</p>'
+        '{% set joined = _("<i>x</i>") ~ "!" %}<p id="set">{{ joined }}</p>'
+        '<p id="pcontext">{{ pgettext("header", "In %(context)s: %(x)s", x=evil) }}</p>'
         '{% include "probe_part.html" %}'
         "{% endblock %}"
     )
@@ -147,6 +156,9 @@ def test_translated_texts_are_escaped_and_formatted_as_gettext_does(probe):
     assert '<p id="nested">Votre compte' in page
     assert '<p id="computed">Votre compte</p>' in page  # looked up at render, still French
     assert '<p id="included">Nom d’utilisateur</p>' in page
+    assert '<p id="concat"><b>bold</b> Votre compte</p>' in page  # "~" keeps the Markup
+    assert '<p id="set"><i>x</i>!</p>' in page
+    assert '<p id="pcontext">In header: &lt;b&gt;&amp;</p>' in page
     assert '<html lang="fr">' in page
     english = _render(probe, "probe.html", ENGLISH)
     assert '<p id="plain">Your account</p>' in english
@@ -221,3 +233,40 @@ def test_compiling_a_page_runs_no_teardown_in_the_middle_of_its_request(probe):
         render_template("probe_part.html")
         assert torn_down == []
     assert len(torn_down) == 1
+
+
+def test_a_list_of_missing_templates_is_named_as_written(probe):
+    with probe.test_request_context("/", headers=FRENCH), pytest.raises(TemplatesNotFound) as e:
+        render_template(["nope1.html", "nope2.html"])
+    assert e.value.templates == ["nope1.html", "nope2.html"]
+
+
+def test_a_language_the_portal_does_not_offer_gets_no_compiled_variant(probe):
+    with probe.test_request_context("/", headers=FRENCH):
+        page = render_template("xx::probe_part.html")  # a name no request can produce
+    # compiled as written, so its text is looked up at render time, in the request's language
+    assert page == '<p id="included">Nom d’utilisateur</p>'
+
+
+def test_a_theme_loader_set_by_a_deployer_is_used_in_every_language(probe, tmp_path):
+    """Flask's theming pattern: a loader of the deployer's wraps the app's."""
+    theme = tmp_path / "theme"
+    theme.mkdir()
+    (theme / "probe_part.html").write_text('<p id="included">{{ _("Email") }}</p>')
+    probe.jinja_env.loader = ChoiceLoader([FileSystemLoader(str(theme)), probe.jinja_env.loader])
+    french = _render(probe, "probe.html", FRENCH)
+    assert '<p id="included">E-mail</p>' in french
+    assert '<p id="plain">Votre compte</p>' in french  # the app's own templates still found
+
+
+def test_a_forced_locale_leaves_no_other_language_in_the_memos(portal_app):
+    """A deployer writing an email in a customer's saved language (``force_locale``) must not
+    leave French words behind for the English pages that follow."""
+    with portal_app.test_request_context("/", headers=ENGLISH):
+        portal_app.preprocess_request()
+        assert duration(7200) == "2 hours"
+        with force_locale("fr"):
+            assert (duration(10800), portal_name()) == ("3 heures", "Espace client")
+    with portal_app.test_request_context("/", headers=ENGLISH):
+        portal_app.preprocess_request()
+        assert (duration(10800), portal_name()) == ("3 hours", "Customer Portal")
