@@ -10,25 +10,31 @@ the page's language (portal/i18n.py), and so is the way a date is written (CLDR,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterable
 from datetime import UTC
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from babel import Locale
 from babel.dates import format_skeleton
 from flask import Flask
+from flask_babel import force_locale
 from flask_babel import gettext
 from flask_babel import lazy_gettext
 from flask_babel import ngettext
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from portal.device_info import UNKNOWN_BROWSER
 from portal.i18n import current_language
 from portal.settings import SOURCE_LANGUAGE
 
-#: How many texts each of the memos below keeps. Their functions are pure given the language
-#: (the catalogues are read once per process), so a page shows the same words either way;
+#: How many texts each of the memos below keeps. Their functions are pure: each computes in
+#: the language of its key (``force_locale``), from catalogues read once per process, so a
+#: page shows the same words either way;
 #: the memo saves Babel's date formatting and the catalogue lookups on every page that shows
 #: the same session's times again (a profile of /account, bench/profile_pages.py).
 MEMO_SIZE = 4096
@@ -81,6 +87,11 @@ def duration(seconds: float) -> str:
 
 @lru_cache(maxsize=MEMO_SIZE)
 def _duration(seconds: float, language: str) -> str:
+    with force_locale(language):
+        return _duration_words(seconds)
+
+
+def _duration_words(seconds: float) -> str:
     """A setting in seconds as words: 3600 -> "an hour", 43200 -> "12 hours", 600 -> "10
     minutes". Whole hours or minutes read best; anything else is said in seconds."""
     whole = int(seconds)
@@ -123,6 +134,11 @@ def device(label: str) -> str:
 
 @lru_cache(maxsize=MEMO_SIZE)
 def _device(label: str, language: str) -> str:
+    with force_locale(language):
+        return _device_words(label)
+
+
+def _device_words(label: str) -> str:
     """A signed-in device's label (portal/device_info.py keeps it in English, "Firefox on
     Windows") in the page's language; the browser and system names stay as they are."""
     if label == UNKNOWN_BROWSER:
@@ -153,7 +169,21 @@ def portal_name() -> str:
 
 @lru_cache(maxsize=8)
 def _portal_name(language: str) -> str:
-    return str(PORTAL_NAME)
+    with force_locale(language):
+        return str(PORTAL_NAME)
+
+
+def _page_filter(memoised: Callable[[Any, str], Any]) -> Callable[..., Any]:
+    """A template filter for ``memoised(value, language)`` in the page's language, which the
+    template context already holds (``page_language``): Flask-Babel's lookup of the locale
+    was a tenth of the account page's rendering, asked once per time and duration."""
+
+    @pass_context
+    def page_filter(context: Context, value: Any) -> Any:
+        language = context.get("page_language")
+        return memoised(value, language if isinstance(language, str) else current_language())
+
+    return page_filter
 
 
 def iso_time(timestamp: float) -> str:
@@ -175,8 +205,8 @@ def init_app(app: Flask) -> None:
         }
 
     app.jinja_env.filters["factors"] = factors
-    app.jinja_env.filters["duration"] = duration
+    app.jinja_env.filters["duration"] = _page_filter(_duration)
     app.jinja_env.filters["iso_time"] = iso_time
-    app.jinja_env.filters["when"] = when
-    app.jinja_env.filters["local_time"] = local_time
-    app.jinja_env.filters["device"] = device
+    app.jinja_env.filters["when"] = _page_filter(_when)
+    app.jinja_env.filters["local_time"] = _page_filter(_local_time)
+    app.jinja_env.filters["device"] = _page_filter(_device)

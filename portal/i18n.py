@@ -131,10 +131,13 @@ def _switch_link(code: str) -> str:
         or request.endpoint in NOT_RELOADED
     ):
         return "/?" + urlencode({PARAM: code})
-    kept = [(k, v) for k, v in request.args.items(multi=True) if k not in NOT_REPEATED]
     # The path comes decoded: quoted again, and with one leading slash, so that "/\host" or
     # "//host" in a route's variable part cannot make the link leave the portal.
-    return "/" + quote(request.path.lstrip("/")) + "?" + urlencode([*kept, (PARAM, code)])
+    path = "/" + quote(request.path.lstrip("/"))
+    if not request.query_string:  # most pages: no query to parse and repeat
+        return f"{path}?{PARAM}={code}"
+    kept = [(k, v) for k, v in request.args.items(multi=True) if k not in NOT_REPEATED]
+    return path + "?" + urlencode([*kept, (PARAM, code)])
 
 
 def choices() -> list[Choice]:
