@@ -85,10 +85,16 @@ def duration(seconds: float) -> str:
     return _duration(seconds, current_language())
 
 
-@lru_cache(maxsize=MEMO_SIZE)
-def _duration(seconds: float, language: str) -> str:
-    with force_locale(language):
-        return _duration_words(seconds)
+def _memoised_in_language(words: Callable[[Any], str]) -> Callable[[Any, str], str]:
+    """``words(value)`` as a function of ``(value, language)``, memoised, and computed in
+    that language whatever the request's (so the memo holds one language per key)."""
+
+    @lru_cache(maxsize=MEMO_SIZE)
+    def in_language(value: Any, language: str) -> str:
+        with force_locale(language):
+            return words(value)
+
+    return in_language
 
 
 def _duration_words(seconds: float) -> str:
@@ -108,6 +114,9 @@ def _duration_words(seconds: float) -> str:
     return (
         gettext("a second") if whole == 1 else ngettext("%(num)d second", "%(num)d seconds", whole)
     )
+
+
+_duration = _memoised_in_language(_duration_words)
 
 
 def when(timestamp: float) -> str:
@@ -132,12 +141,6 @@ def device(label: str) -> str:
     return _device(label, current_language())
 
 
-@lru_cache(maxsize=MEMO_SIZE)
-def _device(label: str, language: str) -> str:
-    with force_locale(language):
-        return _device_words(label)
-
-
 def _device_words(label: str) -> str:
     """A signed-in device's label (portal/device_info.py keeps it in English, "Firefox on
     Windows") in the page's language; the browser and system names stay as they are."""
@@ -147,6 +150,9 @@ def _device_words(label: str) -> str:
     if not on:
         return label
     return gettext("%(browser)s on %(system)s", browser=browser, system=system)
+
+
+_device = _memoised_in_language(_device_words)
 
 
 def local_time(timestamp: float) -> Markup:
@@ -164,13 +170,10 @@ def _local_time(timestamp: float, language: str) -> Markup:
 
 def portal_name() -> str:
     """What the pages call the portal, in the page's language."""
-    return _portal_name(current_language())
+    return _portal_name(None, current_language())
 
 
-@lru_cache(maxsize=8)
-def _portal_name(language: str) -> str:
-    with force_locale(language):
-        return str(PORTAL_NAME)
+_portal_name = _memoised_in_language(lambda _nothing: str(PORTAL_NAME))
 
 
 def _page_filter(memoised: Callable[[Any, str], Any]) -> Callable[..., Any]:
