@@ -29,6 +29,7 @@ from bench import backchannel  # noqa: E402
 from bench import idp_counter  # noqa: E402
 from bench import machine  # noqa: E402
 from bench.cpu import CpuMeter  # noqa: E402
+from bench.floor_page import PATH as FLOOR_PATH  # noqa: E402
 from bench.idp_counter import IdpCounter  # noqa: E402
 from bench.load import LoadResult  # noqa: E402
 from bench.load import hammer  # noqa: E402
@@ -115,13 +116,17 @@ def calls_between(before: Counter[str], after: Counter[str]) -> Counter[str]:
     return +delta
 
 
+FLOOR_APP = "bench.floor_page:create_app()"
+
+
 class Bench:
     def __init__(self, plan: Plan, workdir: Path) -> None:
         self.plan = plan
         self.users = [bench_user(n) for n in range(plan.users)]
         self.phone = Authenticator()
         self.pool = UserPool(self.users, self.phone)
-        self.servers = Servers(workdir, self.users)
+        # the Procfile's gunicorn, serving the portal plus the bench's own empty signed-in page
+        self.servers = Servers(workdir, self.users, app=FLOOR_APP)
         self.rows: list[tuple[str, str, str]] = []
         self.notes: list[str] = []
 
@@ -289,17 +294,20 @@ class Bench:
         )
 
     def _page_views(self, cookies: str, display_name: str) -> None:
-        """/healthz and /account in alternating rounds, so drift hits both alike."""
+        """/healthz, /account and the empty signed-in page in alternating rounds, so drift hits
+        all three alike."""
         client = self.redis()
+        signed_in = {"Cookie": cookies}
         targets = {
             "/healthz": ({}, b'"ok"'),
-            "/account": ({"Cookie": cookies}, display_name.encode()),
+            "/account": (signed_in, display_name.encode()),
+            FLOOR_PATH: (signed_in, display_name.encode()),
         }
         totals = {path: LoadResult(path) for path in targets}
         cpu_used: dict[str, Counter[str]] = {path: Counter() for path in targets}
         calls: dict[str, Counter[str]] = {path: Counter() for path in targets}
         say(
-            f"/healthz and /account: {self.plan.page_rounds} rounds of "
+            f"{', '.join(targets)}: {self.plan.page_rounds} rounds of "
             f"{self.plan.page_seconds:.1f} s each, {CLIENTS} keep-alive clients"
         )
         for _ in range(self.plan.page_rounds):
@@ -329,8 +337,14 @@ class Bench:
                 self.notes.append(
                     f"{path}: {total.errors} unexpected responses, statuses {total.statuses}"
                 )
-        account, health = totals["/account"], totals["/healthz"]
-        ratio = account.per_second / health.per_second if health.per_second else 0.0
+        account, health, floor = totals["/account"], totals["/healthz"], totals[FLOOR_PATH]
+
+        def ratio(a: LoadResult, b: LoadResult) -> float:
+            return a.per_second / b.per_second if b.per_second else 0.0
+
+        def portal_cpu(path: str) -> str:
+            return per_unit(cpu_used[path], totals[path].requests, ("portal",))
+
         views = max(1, account.requests)
         redis_per_view = ", ".join(
             f"{cmd.upper()} {n / views:.2f}"
@@ -348,11 +362,17 @@ class Bench:
             f"{health.per_second:,.0f}/s",
             f"{health.requests:,} requests in {health.wall_s:.0f} s, alternating with /account",
         )
-        self.row("Ratio /account ÷ /healthz", f"**{ratio:.2f}**", "")
+        self.row("Ratio /account ÷ /healthz", f"**{ratio(account, health):.2f}**", "")
         self.row(
-            "Portal CPU per request: /account vs /healthz",
-            f"{per_unit(cpu_used['/account'], account.requests, ('portal',))} vs "
-            f"{per_unit(cpu_used['/healthz'], health.requests, ('portal',))}",
+            f"Signed-in page that renders nothing ({FLOOR_PATH})",
+            f"{floor.per_second:,.0f}/s; ÷ /healthz **{ratio(floor, health):.2f}**",
+            "session read, login check and hooks, then a constant body of /account's size "
+            "(bench/floor_page.py): the ceiling of the ratio above; /account ÷ this = "
+            f"{ratio(account, floor):.2f}",
+        )
+        self.row(
+            f"Portal CPU per request: /account, {FLOOR_PATH}, /healthz",
+            f"{portal_cpu('/account')} · {portal_cpu(FLOOR_PATH)} · {portal_cpu('/healthz')}",
             "load generator: "
             + per_unit(cpu_used["/account"], account.requests, ("client",))
             + " per request, on the same cores",
@@ -491,7 +511,8 @@ class Bench:
         portal = self.portal
         lines.append(
             f"| Portal | gunicorn as in the Procfile: {portal.workers} worker(s) × "
-            f"{portal.threads} threads (gthread), sessions in Redis |"
+            f"{portal.threads} threads (gthread), sessions in Redis; app {FLOOR_APP} "
+            f"(the portal and {FLOOR_PATH}) |"
         )
         lines.append(
             "| IdP | dev IdP (werkzeug, threaded, SQLite) on loopback; clients in this "

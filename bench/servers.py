@@ -29,6 +29,7 @@ from tests.support.processes import free_port
 from tests.support.redis_server import RedisServer
 
 RATE_LIMIT = "1000000 per minute"
+PROCFILE_APP = "portal:create_app()"
 
 
 def bench_user(n: int) -> User:
@@ -81,11 +82,16 @@ class Portal:
 
 
 class Servers:
-    """Start Redis, the dev IdP with ``users`` and the portal; ``stop()`` ends all three."""
+    """Start Redis, the dev IdP with ``users`` and the portal; ``stop()`` ends all three.
 
-    def __init__(self, workdir: Path, users: list[User]) -> None:
+    ``app`` replaces the Procfile's app (``portal:create_app()``), as a deployer's own
+    factory does; the command and its gunicorn settings stay the Procfile's.
+    """
+
+    def __init__(self, workdir: Path, users: list[User], *, app: str | None = None) -> None:
         self.workdir = workdir
         self.users = users
+        self.app = app
         self.redis: RedisServer | None = None
         self.idp: DevIdP | None = None
         self.portal: Portal | None = None
@@ -102,6 +108,10 @@ class Servers:
                 users=[user.as_config() for user in self.users],
             )
             argv = procfile_argv()
+            if self.app:
+                argv = [self.app if arg == PROCFILE_APP else arg for arg in argv]
+                if self.app not in argv:
+                    raise RuntimeError(f"the Procfile's web command does not run {PROCFILE_APP}")
             env = {
                 "PORTAL_BIND": f"127.0.0.1:{port}",
                 "PORTAL_OIDC_ISSUER": self.idp.url,

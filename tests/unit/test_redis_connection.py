@@ -127,6 +127,19 @@ def _round_trip(url: str) -> None:
         client.close()
 
 
+def test_replies_are_parsed_by_hiredis(redis_server):
+    """The C parser (the ``hiredis`` extra of the dependency) is what keeps the Redis read a
+    small part of a signed-in page; without it redis-py falls back to its Python parser
+    silently, so only this test would notice a lost extra."""
+    client = connect(parse_redis_url(redis_server.url), timeout=2)
+    connection = client.connection_pool.make_connection()
+    try:
+        assert type(connection._parser).__name__ == "_HiredisParser"
+    finally:
+        connection.disconnect()
+        client.close()
+
+
 def test_acl_user_from_the_url(tmp_path):
     server = AclRedis(tmp_path).start()
     try:
