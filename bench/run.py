@@ -45,6 +45,7 @@ from portal.session_store import SID_PREFIX  # noqa: E402
 from portal.session_store import SUB_PREFIX  # noqa: E402
 from portal.session_store import store_key  # noqa: E402
 from tests.support.journey import Authenticator  # noqa: E402
+from tests.support.journey import User  # noqa: E402
 
 CLIENTS = 8
 #: Renewing connections now and then spreads them over the gunicorn workers; with 8 kept
@@ -203,14 +204,20 @@ class Bench:
         self._idp_rows(warm, warm_calls, seq, seq_calls, conc, conc_calls)
         self._login_rows(seq, seq_cpu, seq_portal, conc, conc_cpu)
 
+        viewer, cookie = self.page_views()
+        template = self._session_bytes(cookie)
+        self._backchannel(template)
+        self._idp_delivered_logout(viewer.username, cookie)
+
+    def page_views(self) -> tuple[User, str]:
+        """Phase 4 alone (``--pages``); the servers must be running. Returns the customer who
+        viewed the pages and their session cookie."""
         viewer = self.pool.checkout(time.monotonic() + 60)
         assert viewer is not None, "no user left to sign in for the page views"
         _, cookie, cookies = login_with_cookies(self.portal, self.idp, self.phone, viewer)
         self.pool.checkin(viewer)
         self._page_views(cookies, viewer.name)
-        template = self._session_bytes(cookie)
-        self._backchannel(template)
-        self._idp_delivered_logout(viewer.username, cookie)
+        return viewer, cookie
 
     def _check(self, run: LoginRun, what: str) -> None:
         if run.failures:
@@ -532,6 +539,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs, under a minute")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    parser.add_argument(
+        "--pages", action="store_true", help="only the page views (phase 4), about 40 s"
+    )
     args = parser.parse_args(argv)
 
     def stop_on_signal(signum: int, frame: object) -> None:
@@ -542,7 +552,12 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="portal-bench-"))
     bench = Bench(QUICK if args.quick else FULL, workdir)
     try:
-        bench.run()
+        if args.pages:
+            say("starting Redis, the dev IdP and the portal (Procfile)")
+            bench.servers.start()
+            bench.page_views()
+        else:
+            bench.run()
         table = bench.table(started, args.quick)
     finally:
         bench.servers.stop()
