@@ -401,7 +401,7 @@ class Bench:
         self.row(
             "Bytes per session in Redis",
             f"**{value_bytes:,} B** value; {memory:,} B with key and overhead",
-            f"MEMORY USAGE; plus {index_memory:,} B for its sid and sub index sets",
+            f"MEMORY USAGE; plus {index_memory:,} B for its sid and sub index hashes",
         )
         self.row(
             "Bytes of the session cookie",
@@ -473,7 +473,7 @@ class Bench:
                 "Redis memory per session at scale",
                 f"{per_session:,.0f} B",
                 f"used_memory growth / sessions added ({sessions_after - sessions_before:,}), "
-                "session record and its sid and sub index sets",
+                "session record and its sid and sub index hashes",
             )
         if len(medians) >= 2:
             small, large = min(medians), max(medians)

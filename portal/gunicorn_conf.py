@@ -9,9 +9,12 @@ first imports prometheus_client; an app preloaded in the master (``--preload``) 
 earlier, which is why the Procfile does not preload (see portal/metrics.py).
 
 Logs: with PORTAL_LOG_FORMAT=json, gunicorn's own lines (the master's, the access lines) go
-through the portal's JSON handler too, so every line of the process is one JSON object.
+through the portal's JSON handler too, so every line of the process is one JSON object. In
+text, they keep gunicorn's layout and handlers, with control characters escaped
+(``logger_class``).
 """
 
+import logging
 import multiprocessing
 import os
 import shutil
@@ -128,6 +131,31 @@ def _logconfig() -> dict | None:
 
 
 logconfig_dict = _logconfig() or {}
+
+
+def _escaping_logger_class() -> type:
+    """gunicorn's logger, with every line of its own handlers escaped by the portal's
+    formatter (``portal.logs.EscapingFormatter``) around gunicorn's layout. The handlers stay
+    gunicorn's, so ``--access-logfile``, ``--error-logfile`` and syslog work as documented.
+    In JSON mode gunicorn's loggers have no handler of their own (``logconfig_dict``) and the
+    portal's JSON handler escapes by construction."""
+    from gunicorn.glogging import Logger
+
+    from portal.logs import EscapingFormatter
+
+    class EscapingLogger(Logger):
+        def setup(self, cfg):  # noqa: ANN001 - gunicorn's signature
+            super().setup(cfg)  # also run again on a configuration reload, with new handlers
+            for log in (self.error_log, self.access_log):
+                for handler in log.handlers:
+                    formatter = handler.formatter or logging.Formatter()
+                    if not isinstance(formatter, EscapingFormatter):
+                        handler.setFormatter(EscapingFormatter(formatter))
+
+    return EscapingLogger
+
+
+logger_class = _escaping_logger_class()
 
 
 def on_starting(server):

@@ -77,7 +77,7 @@ class SafeFormatter(logging.Formatter):
         safe.exc_info = None
         safe.exc_text = None
         safe.stack_info = None
-        line = super().format(safe)
+        line = self._line(safe)
         extra = []
         if record.exc_info:
             extra.append(self.formatException(record.exc_info))
@@ -89,6 +89,25 @@ class SafeFormatter(logging.Formatter):
             for part in block.splitlines():
                 line += "\n    " + escape_controls(part)
         return line
+
+    def _line(self, record: logging.LogRecord) -> str:
+        return super().format(record)
+
+
+class EscapingFormatter(SafeFormatter):
+    """:class:`SafeFormatter`'s escaping around another formatter, whose layout it keeps.
+
+    For gunicorn's own text lines (portal/gunicorn_conf.py): its access line shows the path
+    decoded, so a request for ``/%0A...`` would otherwise write a line break, and a line of
+    the sender's choosing, into the log.
+    """
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def _line(self, record: logging.LogRecord) -> str:
+        return self.inner.format(record)
 
 
 #: Keys every JSON line has; an event field of the same name is written ``field_<name>``.

@@ -72,3 +72,31 @@ def test_json_format_sends_gunicorns_loggers_through_the_portal_handler(tmp_path
     assert config["root"]["handlers"] == ["portal"]
     for name in ("gunicorn.error", "gunicorn.access"):
         assert config["loggers"][name] == {"level": "INFO", "handlers": [], "propagate": True}
+
+
+def test_gunicorns_own_text_lines_are_escaped_in_gunicorns_layout(tmp_path):
+    """Each handler gunicorn sets up (here a file, as ``--access-logfile`` and
+    ``--error-logfile`` make) keeps its place and layout, with the portal's escaping around
+    it, and a configuration reload (``setup`` again) neither loses nor doubles it."""
+    access, error = tmp_path / "access.log", tmp_path / "error.log"
+    code = (
+        "import json, pathlib, portal.gunicorn_conf as c\n"
+        "from gunicorn.config import Config\n"
+        "cfg = Config()\n"
+        f"cfg.set('accesslog', {str(access)!r}); cfg.set('errorlog', {str(error)!r})\n"
+        "log = c.logger_class(cfg)\n"
+        "log.setup(cfg)\n"
+        "log.setup(cfg)\n"
+        "log.access_log.info('%(h)s \"%(U)s\"', {'h': '127.0.0.1', 'U': '/\\nforged\\x1b[2J'})\n"
+        "try:\n"
+        "    raise ValueError('bad\\nforged')\n"
+        "except ValueError:\n"
+        "    log.exception('worker %s\\nforged', 'w1')\n"
+        "print(json.dumps([pathlib.Path(p).read_text() for p in (cfg.accesslog, cfg.errorlog)]))"
+    )
+    access_text, error_text = run(code, portal_env(tmp_path))
+    assert access_text == '127.0.0.1 "/\\nforged\\x1b[2J"\n'
+    first, *traceback = error_text.splitlines()
+    assert first.endswith("[ERROR] worker w1\\nforged") and first.startswith("[")
+    assert traceback and all(line.startswith("    ") for line in traceback)
+    assert "    ValueError: bad" in traceback and "    forged" in traceback  # indented
