@@ -50,7 +50,7 @@ KEYCLOAK_BACKCHANNEL_NOTE = (
     "turn 'Front channel logout' off on the client (the admin console turns it on for new "
     "clients, and then Keycloak silently skips the back-channel URL); Keycloak must reach {uri} "
     "and trust its TLS certificate. Keycloak sends logout tokens on explicit logouts only, never "
-    "when a session expires: the portal's own bound (auth_time + PORTAL_SSO_MAX_AGE) covers that."
+    "when a session expires: the portal's own bound (the first auth_time of the sid + PORTAL_SSO_MAX_AGE) covers that."
 )
 
 
