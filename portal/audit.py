@@ -32,7 +32,6 @@ deployer can route them on their own. With PORTAL_LOG_FORMAT=json the event name
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 from typing import Any
@@ -43,6 +42,7 @@ from flask import request
 from ua_parser import parse_user_agent
 
 from portal import metrics
+from portal.logs import sid_hash
 from portal.security import client_address
 
 log = logging.getLogger("portal.audit")
@@ -54,13 +54,6 @@ SESSION_ENDED = "session.ended.{reason}"  # backchannel, max_age, idle, device
 
 #: Longest user agent header looked at; longer ones are cut before parsing (regex cost).
 MAX_USER_AGENT = 512
-
-
-def sid_hash(sid: str | None) -> str | None:
-    """The first 16 hex digits of SHA-256(sid): enough to correlate, not the sid itself."""
-    if not sid:
-        return None
-    return hashlib.sha256(sid.encode("utf-8")).hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=512)

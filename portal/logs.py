@@ -22,6 +22,7 @@ Also the one time format pages use, so the account page and the logs agree.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import logging
 import re
@@ -47,6 +48,15 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: overrides and isolates (which make a terminal show text in another order than it is).
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def sid_hash(sid: str | None) -> str | None:
+    """The first 16 hex digits of SHA-256(sid): enough to correlate with the IdP's logs, not
+    the sid itself, which names a live IdP session. Every line that speaks of a sid, audit
+    trail or not, writes this instead."""
+    if not sid:
+        return None
+    return hashlib.sha256(sid.encode("utf-8")).hexdigest()[:16]
 
 
 def escape_controls(text: str) -> str:

@@ -85,19 +85,17 @@ NO_STORE_PREFIXES = ("/account", "/auth/", "/logout", "/logged-out", "/login")
 def depends_on_session(app: Flask, response: Response) -> bool:
     """Whether a response may differ per browser session, so no cache may keep it.
 
-    True when the request came with a session cookie (any page may then show the customer's
-    name or carry their CSRF token: the landing page, a 404) or when this response creates or
-    changes a session. Static files are the same for everyone.
+    True when this response creates, changes or ends a session (its ``Set-Cookie`` names the
+    session), whatever was asked for, or when the request came with a session cookie (any page
+    may then show the customer's name or carry their CSRF token: the landing page, a 404).
+    Static files are the same for everyone, unless their response carries a session cookie:
+    a signed-in browser's CSS request past its idle limit ends the session.
     """
+    changes = "Set-Cookie" in response.headers or bool(getattr(session, "modified", False))
     if request.endpoint == "static":
-        return False
+        return changes
     cookie = app.session_interface.get_cookie_name(app)
-    return (
-        cookie in request.cookies
-        or "Set-Cookie" in response.headers
-        or bool(getattr(session, "modified", False))
-        or bool(session)
-    )
+    return changes or cookie in request.cookies or bool(session)
 
 
 def _rate_limit_storage(app: Flask) -> dict[str, object]:

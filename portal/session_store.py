@@ -40,6 +40,7 @@ from flask_session.cachelib import CacheLibSessionInterface
 from flask_session.redis import RedisSessionInterface
 
 from portal.clock import Clock
+from portal.logs import sid_hash
 from portal.redis_connection import RedisClient
 from portal.session_files import SessionFiles
 from portal.session_serializer import SessionSerializer
@@ -250,7 +251,7 @@ class _LifetimeBound:
         issued_at = getattr(session, "login_issued_at", None)
         ended_at = self.index.subject_ended_at(sub, without_sid=not sid)
         if sid and self.index.sid_ended(sid):
-            reason = f"back-channel logout for sid={sid} during login"
+            reason = f"back-channel logout for sid_hash={sid_hash(sid)} during login"
         elif not self.index.indexed(session.sid, sid=sid, sub=sub):
             reason = "back-channel logout of the subject during login"
         elif ended_at is not None and issued_at is not None and issued_at <= ended_at:

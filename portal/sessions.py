@@ -20,6 +20,7 @@ from flask import Flask
 from flask import Response
 from flask import current_app
 from flask import g
+from flask import request
 from flask import session
 
 from portal import audit
@@ -229,13 +230,17 @@ def start(claims: dict[str, Any], profile: dict[str, Any]) -> PortalSession:
     first_auth_time = auth_time
     if sid:
         if index().sid_ended(sid):
-            raise LoginEnded(f"the IdP ended session sid={sid} during this login")
+            raise LoginEnded(
+                f"the IdP ended session sid_hash={audit.sid_hash(sid)} during this login"
+            )
         first_auth_time = index().first_auth_time(
             sid, auth_time, ttl=int(auth_time + settings.sso_max_age - now), sub=claims["sub"]
         )
     ends_at = min(first_auth_time, auth_time) + settings.sso_max_age
     if ends_at <= now:
-        raise LoginEnded(f"IdP session sid={sid} began more than PORTAL_SSO_MAX_AGE ago")
+        raise LoginEnded(
+            f"IdP session sid_hash={audit.sid_hash(sid)} began more than PORTAL_SSO_MAX_AGE ago"
+        )
     device, network = device_info.of_this_request()
     started = PortalSession(
         sub=claims["sub"],
@@ -316,7 +321,9 @@ def _load() -> None:
         audit.session_ended("idle", sub=loaded.sub, sid=loaded.sid)
         end()
         return
-    g.portal_session = touch(loaded, now)
+    # A static file says nothing of the customer's activity (the page that asks for it was
+    # counted), and writing the session there would put a session cookie on a cacheable file.
+    g.portal_session = loaded if request.endpoint == "static" else touch(loaded, now)
 
 
 def touch(active: PortalSession, now: float) -> PortalSession:

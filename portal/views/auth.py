@@ -253,9 +253,9 @@ def backchannel_logout() -> Response:
     except TokenError as exc:
         hint = unverified_claims(raw)
         log.warning(
-            "back-channel logout refused: %s (claimed sid=%s)",
+            "back-channel logout refused: %s (claimed sid_hash=%s)",
             exc.reason,
-            str(hint.get("sid"))[:64],
+            audit.sid_hash(str(hint["sid"])) if hint.get("sid") else None,
         )
         metrics.backchannel("refused")
         return json_error("invalid_request", exc.reason, 400)
@@ -282,9 +282,9 @@ def backchannel_logout() -> Response:
         metrics.store_error()
         return json_error("temporarily_unavailable", "session store unavailable", 503)
     log.info(
-        "back-channel logout: ended %d session(s) sid=%s sub=%s",
+        "back-channel logout: ended %d session(s) sid_hash=%s sub=%s",
         count,
-        claims.get("sid"),
+        audit.sid_hash(claims.get("sid")),
         claims.get("sub"),
     )
     metrics.backchannel("ok")

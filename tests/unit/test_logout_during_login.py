@@ -12,6 +12,7 @@ import logging
 import pytest
 
 from portal import sessions
+from portal.logs import sid_hash
 from portal.provider import Provider
 from tests.support.session_app import backchannel
 from tests.support.session_app import login
@@ -33,7 +34,9 @@ def app(tmp_path, mock_idp, request):
     return session_app(mock_idp, tmp_path, request.param, url)
 
 
-def test_logout_between_session_start_and_save_ends_the_new_session(app, mock_idp, monkeypatch):
+def test_logout_between_session_start_and_save_ends_the_new_session(
+    app, mock_idp, monkeypatch, caplog
+):
     """The logout deletes the (not yet saved) session's index entry; the save comes after."""
     idp = mock_idp
     delivered = []
@@ -46,9 +49,12 @@ def test_logout_between_session_start_and_save_ends_the_new_session(app, mock_id
 
     monkeypatch.setattr(sessions, "start", start_then_logout_arrives)
     client = app.test_client()
-    idp.login(client, sid="sid-race")
+    with caplog.at_level(logging.INFO):
+        idp.login(client, sid="sid-race")
     assert delivered == [200]
     assert not signed_in(client)
+    assert f"back-channel logout for sid_hash={sid_hash('sid-race')}" in caplog.text
+    assert "sid-race" not in caplog.text
 
 
 def test_logout_before_the_session_starts_refuses_the_login(app, mock_idp, monkeypatch, caplog):
@@ -67,7 +73,8 @@ def test_logout_before_the_session_starts_refuses_the_login(app, mock_idp, monke
         response = idp.login(client, sid="sid-gone")
     assert response.status_code == 400
     assert "Sign-in failed, try again" in response.get_data(as_text=True)
-    assert "login refused: the IdP ended session sid=sid-gone" in caplog.text
+    assert f"login refused: the IdP ended session sid_hash={sid_hash('sid-gone')}" in caplog.text
+    assert "sid-gone" not in caplog.text  # the IdP's session id, in no line (README, Audit)
     assert "login ok" not in caplog.text
     assert not signed_in(client)
 

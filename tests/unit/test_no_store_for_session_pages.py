@@ -46,3 +46,22 @@ def test_static_files_stay_cacheable_for_signed_in_customers(client):
     response.close()
     assert response.status_code == 200
     assert "no-store" not in response.headers.get("Cache-Control", "")
+
+
+def test_a_static_file_does_not_write_the_session(client, portal_clock):
+    """Past the touch granularity a page would write the session (and set its cookie); a
+    static file must not, or a cacheable file would carry the customer's session cookie."""
+    portal_clock.advance(60)
+    response = client.get("/static/portal.css")
+    response.close()
+    assert "Set-Cookie" not in response.headers
+    assert "no-store" not in response.headers.get("Cache-Control", "")
+    assert "Set-Cookie" in client.get("/account").headers  # a page still counts as activity
+
+
+def test_a_static_file_that_ends_the_session_is_not_stored(client, portal_clock):
+    portal_clock.advance(3601)  # past PORTAL_IDLE_TIMEOUT
+    response = client.get("/static/portal.css")
+    response.close()
+    assert "portal_session=;" in response.headers.get("Set-Cookie", "")
+    assert response.headers["Cache-Control"] == "no-store"
