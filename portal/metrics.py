@@ -32,6 +32,7 @@ from flask import Response
 from flask import abort
 from flask import current_app
 from flask import g
+from flask import request
 from flask import session
 
 from portal.security import client_address
@@ -202,7 +203,17 @@ def init_app(app: Flask, settings: Settings) -> None:
             abort(404)
         return Response(exposition(metrics), content_type=CONTENT_TYPE_LATEST)
 
-    app.add_url_rule("/metrics", "metrics", serve_metrics, methods=["GET"])
+    app.add_url_rule(
+        "/metrics", "metrics", serve_metrics, methods=["GET"], provide_automatic_options=False
+    )
+
+    @app.before_request
+    def hide_metrics() -> None:
+        """A client outside PORTAL_METRICS_ALLOW gets the ordinary 404 whatever its method:
+        routing alone would answer 405 (or 200 to OPTIONS) and so show that the page exists.
+        Checked on the path, before the view, because routing fails first for other methods."""
+        if request.path == "/metrics" and not allowed(client_address(), settings.metrics_allow):
+            abort(404)
 
     @app.before_request
     def count_store_outage() -> None:

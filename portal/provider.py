@@ -370,7 +370,12 @@ class Provider:
         return bool(data) and "post_logout_redirect_uri" in data
 
     def validate_logout_token(self, raw: str) -> dict[str, Any]:
-        """Back-channel logout token checks (the jti replay check is the caller's)."""
+        """Back-channel logout token checks (the jti replay check is the caller's).
+
+        What needs no key is checked first (the token's form and algorithm), so junk from
+        anyone gets its 400 without the portal asking the IdP anything: while the IdP is
+        down, it would otherwise be a 503, an error line and an ``idp_unreachable`` count."""
+        oidc.check_algorithm(oidc.read_header(raw), self.expected.algorithms)
         self.metadata()
         try:
             return oidc.validate_logout_token(

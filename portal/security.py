@@ -10,10 +10,13 @@ forwarded header (portal/gunicorn_conf.py), and ProxyFix here applies exactly th
 from __future__ import annotations
 
 import ipaddress
+import logging
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask
 from flask import Response
+from flask import abort
 from flask import request
 from flask import session
 from flask_limiter import Limiter
@@ -24,6 +27,8 @@ from portal import csrf_tokens
 from portal import rate_limit_storage
 from portal.session_store import RATE_LIMIT_PREFIX
 from portal.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def client_address() -> str:
@@ -82,6 +87,39 @@ limiter = RouteLimiter(key_func=client_key, default_limits=[])
 NO_STORE_PREFIXES = ("/account", "/auth/", "/logout", "/logged-out", "/login")
 
 
+#: Set in the WSGI environ by :class:`DropUndecodableQuery`.
+UNDECODABLE_QUERY = "portal.undecodable_query"
+
+
+class DropUndecodableQuery:
+    """WSGI middleware: a query string that is not UTF-8 is dropped and the request marked.
+
+    werkzeug decodes ``request.args`` strictly, so raw bytes such as ``?\xff`` (gunicorn
+    refuses them; the development server and other WSGI servers pass them on) make every read
+    of the query raise, the error pages' own (they read ``?lang=``) included: the exception
+    would leave Flask. Dropped here, the request reaches the app and gets its 400 page
+    (:func:`refuse_undecodable_query`). Percent-escapes (``%ff``) are decoded leniently by
+    werkzeug and never reach this.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        query = environ.get("QUERY_STRING", "")
+        try:
+            query.encode("latin-1").decode("utf-8")  # PEP 3333: the raw bytes, as latin-1
+        except UnicodeError:
+            environ = {**environ, "QUERY_STRING": "", UNDECODABLE_QUERY: True}
+        return self.app(environ, start_response)
+
+
+def refuse_undecodable_query() -> None:
+    if request.environ.get(UNDECODABLE_QUERY):
+        log.warning("request refused: its query string is not UTF-8")
+        abort(400)
+
+
 def depends_on_session(app: Flask, response: Response) -> bool:
     """Whether a response may differ per browser session, so no cache may keep it.
 
@@ -118,6 +156,8 @@ def init_app(app: Flask, settings: Settings) -> None:
         RATELIMIT_HEADERS_ENABLED=True,
         RATELIMIT_SWALLOW_ERRORS=True,  # a Redis outage must not turn into rate-limit 500s
     )
+    app.wsgi_app = DropUndecodableQuery(app.wsgi_app)  # type: ignore[method-assign]
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_undecodable_query)
     csrf.init_app(app)
     csrf_tokens.init_app(app)
     limiter.init_app(app)

@@ -70,3 +70,18 @@ def test_templates_and_css_come_from_the_package(tmp_path, monkeypatch):
     with client.get("/static/portal.css") as css:
         assert css.status_code == 200
         assert css.mimetype == "text/css"
+
+
+@pytest.mark.parametrize("query", ["lang=\xff", "\xff=1", "next=/account&x=\xc3"])
+def test_a_query_string_that_is_not_utf8_gets_the_400_page(app, query, caplog):
+    """Raw bytes (the WSGI query string is latin-1 text of them): werkzeug's strict decoding
+    would make every read of the query raise, the error page's own included."""
+    with caplog.at_level(logging.WARNING, logger="portal"):
+        response = app.test_client().get("/", environ_overrides={"QUERY_STRING": query})
+    assert response.status_code == 400
+    assert '<html lang="en">' in response.get_data(as_text=True)
+    assert "query string is not UTF-8" in caplog.text
+
+
+def test_percent_escapes_that_are_not_utf8_are_not_refused(app):
+    assert app.test_client().get("/?x=%ff&lang=fr").status_code == 200

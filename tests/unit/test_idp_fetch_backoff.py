@@ -65,6 +65,17 @@ def test_failed_jwks_is_remembered_not_refetched_per_request(app, idp, clock):
     assert idp.calls("jwks") == 2
 
 
+@pytest.mark.parametrize("junk", ["x", "a.b.c", "e30.e30.", "eyJhbGciOiJIUzI1NiJ9.e30.sig"])
+def test_junk_tokens_are_refused_without_asking_the_idp(app, idp, junk):
+    """Anyone can post to the endpoint: during an outage, junk must not make a 503, an error
+    line and an ``idp_unreachable`` count each, nor start a fetch (the last one has a
+    shared-secret algorithm, refused before any key is needed)."""
+    idp.down()
+    response = app.test_client().post("/auth/backchannel-logout", data={"logout_token": junk})
+    assert response.status_code == 400
+    assert idp.calls("discovery") == 0 and idp.calls("jwks") == 0
+
+
 def test_login_during_a_remembered_failure_gets_the_page_without_calling_the_idp(app, idp, clock):
     idp.down("discovery")
     assert logout(app, idp, clock).status_code == 503

@@ -174,3 +174,13 @@ def test_every_series_exists_before_the_first_event(client):
         "portal_session_store_errors_total",
         "portal_readyz_failures_total",
     } <= names
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "POST", "PUT", "DELETE", "PATCH", "PROPFIND"])
+def test_other_clients_get_the_same_404_whatever_the_method(client, method):
+    """No 405, no Allow header, no CSRF refusal: nothing tells /metrics from a missing page."""
+    missing = client.open("/no-such-page", method=method, environ_base=OTHER_HOST)
+    response = client.open("/metrics", method=method, environ_base=OTHER_HOST)
+    assert response.status_code == missing.status_code == 404
+    assert "Allow" not in response.headers
+    assert response.get_data() == missing.get_data()
