@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 
-import redis
 from flask import Flask
 from flask import Response
 from flask import jsonify
@@ -22,6 +21,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from portal import metrics
+from portal.session_store import REDIS_ERRORS
 from portal.session_store import StoreUnavailable
 
 log = logging.getLogger("portal.errors")
@@ -138,7 +138,7 @@ def init_app(app: Flask) -> None:
         original = getattr(exc, "original_exception", None) or exc
         if isinstance(original, StoreUnavailable):
             return store_unavailable(original)
-        if isinstance(original, redis.exceptions.RedisError):
+        if isinstance(original, REDIS_ERRORS):
             # Redis was called outside the session store's wrappers (e.g. by the rate limiter)
             return store_unavailable(StoreUnavailable(type(original).__name__))
         log.error("unexpected error on %s %s", request.method, request.path, exc_info=original)

@@ -39,7 +39,7 @@ def decode_record(data: bytes) -> dict[str, Any] | None:
     """A session record (a string-keyed map), or None (logged) when it is anything else."""
     try:
         return _session_decoder.decode(data)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # nesting too deep: also refused
         log.warning("session record refused: not a MessagePack map (tampered, corrupt or old)")
         return None
 
@@ -48,7 +48,7 @@ def decode_value(data: bytes) -> Any:
     """Any stored value (a session, an index set, a marker), or None (logged) when unreadable."""
     try:
         return _any_decoder.decode(data)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # nesting too deep: also refused
         log.warning("stored value refused: not MessagePack (tampered, corrupt or old)")
         return None
 

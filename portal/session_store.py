@@ -140,7 +140,13 @@ def subject_ended_keys(sub: str, *, without_sid: bool) -> list[str]:
 #: compute the storage expiry.
 STATE_KEY = "portal"
 
-STORE_ERRORS: tuple[type[Exception], ...] = (redis.exceptions.RedisError, OSError)
+#: What redis-py raises when Redis cannot answer. A Cluster none of whose nodes answers raises
+#: RedisClusterException (or its SlotNotCoveredError), which is not a RedisError.
+REDIS_ERRORS: tuple[type[Exception], ...] = (
+    redis.exceptions.RedisError,
+    redis.exceptions.RedisClusterException,
+)
+STORE_ERRORS: tuple[type[Exception], ...] = (*REDIS_ERRORS, OSError)
 
 
 class StoreUnavailable(RuntimeError):
@@ -446,6 +452,17 @@ end
 return 0
 """
 
+# Raises a subject's logout marker (KEYS[1]) to the logout token's iat (ARGV[1]) for ARGV[2]
+# seconds, and never lowers it: logout tokens may be processed out of order, and a marker
+# lowered by an older token would let a login issued between the two survive the newer one.
+_MARK_SCRIPT = """#!lua
+local current = tonumber(redis.call('GET', KEYS[1]))
+if current == nil or current < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+return 0
+"""
+
 #: Rounds of read-then-delete before a logout gives up on sessions still joining its hashes.
 _END_ROUNDS = 10
 
@@ -463,6 +480,7 @@ class RedisSessionIndex(SessionIndex):
         self.tombstone_ttl = tombstone_ttl
         self._end = client.register_script(_END_SCRIPT)
         self._add = client.register_script(_ADD_SCRIPT)
+        self._mark = client.register_script(_MARK_SCRIPT)
 
     def add(
         self, session_id: str, *, sid: str | None, sub: str, ends_at: float, now: float
@@ -481,7 +499,7 @@ class RedisSessionIndex(SessionIndex):
             self.client.set(ENDED_SID_PREFIX + sid, 1, ex=self.tombstone_ttl)
             if sub is not None and issued_at is not None:
                 marker = subject_ended_keys(sub, without_sid=True)[1]
-                self.client.set(marker, repr(float(issued_at)), ex=self.tombstone_ttl)
+                self._mark(keys=[marker], args=[repr(float(issued_at)), self.tombstone_ttl])
             if sub is not None:
                 tag = subject_tag(sub)
             else:
@@ -497,7 +515,7 @@ class RedisSessionIndex(SessionIndex):
         if issued_at is not None:
             try:  # marker first, as the sid's tombstone
                 marker = subject_ended_keys(sub, without_sid=False)[0]
-                self.client.set(marker, repr(float(issued_at)), ex=self.tombstone_ttl)
+                self._mark(keys=[marker], args=[repr(float(issued_at)), self.tombstone_ttl])
             except STORE_ERRORS as exc:
                 raise StoreUnavailable(type(exc).__name__) from exc
         return self._run_end([sub_key(sub)])
@@ -671,6 +689,13 @@ class FileSessionIndex(SessionIndex):
                 timeout = max(ttl, self._remaining(key))
                 self.cache.set(key, sorted(members), timeout=timeout)
 
+    def _mark(self, marker: str, issued_at: float) -> None:
+        """Raise, never lower, a subject's logout marker (the Redis index's _MARK_SCRIPT);
+        called under the lock."""
+        current = self.cache.get(marker)
+        if not isinstance(current, int | float) or current < issued_at:
+            self.cache.set(marker, issued_at, timeout=self.tombstone_ttl)
+
     def _remaining(self, key: str) -> int:
         expires = self.cache.expires_at(key)
         if not expires:  # absent (or never expiring, which the index does not write)
@@ -683,8 +708,7 @@ class FileSessionIndex(SessionIndex):
         with self._lock:
             self.cache.set(ENDED_SID_PREFIX + sid, 1, timeout=self.tombstone_ttl)
             if sub is not None and issued_at is not None:
-                marker = subject_ended_keys(sub, without_sid=True)[1]
-                self.cache.set(marker, float(issued_at), timeout=self.tombstone_ttl)
+                self._mark(subject_ended_keys(sub, without_sid=True)[1], float(issued_at))
             if sub is not None:
                 tag = subject_tag(sub)
             else:
@@ -697,8 +721,7 @@ class FileSessionIndex(SessionIndex):
     def end_by_sub(self, sub: str, *, issued_at: float | None = None) -> int:
         with self._lock:
             if issued_at is not None:
-                marker = subject_ended_keys(sub, without_sid=False)[0]
-                self.cache.set(marker, float(issued_at), timeout=self.tombstone_ttl)
+                self._mark(subject_ended_keys(sub, without_sid=False)[0], float(issued_at))
             return self._end([sub_key(sub)])
 
     def subject_ended_at(self, sub: str, *, without_sid: bool) -> float | None:

@@ -107,8 +107,24 @@ class PortalSession:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> PortalSession:
+        """The session a stored record describes; TypeError (which every reader takes as "no
+        session") when a field has the wrong type, so that a corrupt or planted record ends
+        the session instead of failing later in a comparison or a page (a 500)."""
+        for name, kind in _FIELD_TYPES.items():
+            if name in state and not isinstance(state[name], kind):
+                raise TypeError(f"session field {name}: {type(state[name]).__name__}")
+        for name in ("amr", "groups"):
+            if not all(isinstance(item, str) for item in state.get(name, ())):
+                raise TypeError(f"session field {name}: not a list of strings")
         groups = tuple(state.get("groups", ()))
         previous = state.get("previous_sign_in")
+        if previous is not None and not (
+            isinstance(previous, list | tuple)  # a list once stored, a tuple from to_state
+            and len(previous) == 2
+            and isinstance(previous[0], int | float)
+            and isinstance(previous[1], str)
+        ):
+            previous = None
         # Records written before the ID token stopped being kept still carry it; they stay
         # readable (a deployment does not sign everyone out), and it is dropped here.
         kept = {k: v for k, v in state.items() if k not in RETIRED_FIELDS}
@@ -117,7 +133,7 @@ class PortalSession:
                 **kept,
                 "amr": tuple(state.get("amr", ())),
                 "groups": groups,
-                "previous_sign_in": tuple(previous) if isinstance(previous, list) else None,
+                "previous_sign_in": tuple(previous) if previous is not None else None,
             }
         )
 
@@ -132,6 +148,23 @@ class PortalSession:
             "id_token": "",
         }
 
+
+#: The type each stored field must have (checked by PortalSession.from_state).
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "sub": str,
+    "sid": (str, type(None)),
+    "username": str,
+    "name": str,
+    "email": str,
+    "auth_time": (int, float),
+    "amr": list,
+    "started_at": (int, float),
+    "last_seen": (int, float),
+    "ends_at": (int, float),
+    "groups": list,
+    "device": str,
+    "network": bytes,
+}
 
 #: Fields of records written by earlier versions, ignored when read. ``id_token`` was kept
 #: for "Log out everywhere" to send as ``id_token_hint``, which put the token (name, email,

@@ -362,6 +362,20 @@ def test_the_account_page_shows_the_previous_sign_in(app, mock_idp, portal_clock
     assert previous_sign_in(laptop) == "none in the last 90 days"
 
 
+def test_the_previous_sign_in_stays_on_the_page_as_the_session_is_used(app, mock_idp, portal_clock):
+    """Each activity write rebuilds the session from its own state (a tuple there, a list once
+    stored): the previous sign-in must survive both, request after request."""
+    laptop, phone = browser(app, CHROME_WINDOWS), browser(app, SAFARI_IPHONE)
+    login(laptop, mock_idp, sid="sid-1")
+    portal_clock.advance(1800)
+    login(phone, mock_idp, sid="sid-2")
+    shown = previous_sign_in(phone)
+    assert shown.endswith("Chrome on Windows")
+    for _ in range(3):
+        portal_clock.advance(60)  # past the touch granularity: each view writes the session
+        assert previous_sign_in(phone) == shown
+
+
 def test_the_previous_sign_in_is_kept_90_days(app, mock_idp, backend, request, tmp_path):
     login(browser(app, CHROME_WINDOWS), mock_idp, sub="kept-90-days")
     if backend == "redis":

@@ -96,3 +96,49 @@ def test_a_signed_in_session_is_stored_as_messagepack(app, backend, mock_idp):
     assert record["portal"]["sub"] == "user-123"
     assert record["portal"]["amr"] == ["pwd", "otp", "mfa"]
     assert client.get("/account").status_code == 200
+
+
+def test_planted_messagepack_nested_too_deep_is_refused(app, backend, caplog):
+    deep = b"\x91" * 100_000 + b"\xc0"  # a list in a list ... : msgspec's decoder recurses
+    plant(app, backend, b"\x81\xa6portal" + deep)
+    client = app.test_client()
+    client.set_cookie("portal_session", PLANTED_ID)
+    with caplog.at_level(logging.WARNING, logger="portal.sessions"):
+        assert client.get("/account").status_code == 302
+    assert "refused" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"ends_at": "x"},
+        {"last_seen": None},
+        {"sub": 7},
+        {"amr": [1, 2]},
+        {"groups": "admins"},
+        {"network": "text"},
+    ],
+    ids=lambda field: next(iter(field)),
+)
+def test_a_record_with_a_field_of_the_wrong_type_is_no_session(app, backend, mock_idp, field):
+    """A corrupt or planted record must read as "no session" (off to Login), not fail later
+    in a comparison or on a page (a 500)."""
+    client = app.test_client()
+    login(client, mock_idp)
+    key = store_key(client.get_cookie("portal_session").value)
+    if backend == "redis":
+        url = app.extensions["portal.settings"].redis_url
+        with redis.Redis.from_url(url) as store:
+            record = msgspec.msgpack.decode(store.get(key))
+            record["portal"].update(field)
+            store.set(key, msgspec.msgpack.encode(record), keepttl=True)
+    else:
+        path = app.session_interface.cache._get_filename(key)
+        with open(path, "rb") as f:
+            head, record = f.read(4), msgspec.msgpack.decode(f.read())
+        record["portal"].update(field)
+        with open(path, "wb") as f:
+            f.write(head + msgspec.msgpack.encode(record))
+    response = client.get("/account")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")

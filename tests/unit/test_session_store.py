@@ -314,3 +314,20 @@ def test_old_cookie_is_dead_after_logout(make_app, idp):
     client.post("/logout", data={"csrf_token": token})
     client.set_cookie("portal_session", signed_in_cookie)  # a copy kept by someone else
     assert not signed_in(client)
+
+
+@pytest.mark.parametrize("without_sid", [False, True], ids=["by-sub", "by-sid-without-sid"])
+def test_an_older_logout_token_never_lowers_the_subjects_marker(make_app, without_sid):
+    """Logout tokens may be processed out of order. A marker lowered by the older one would let
+    a login whose ID token was issued between the two survive the newer logout."""
+    app = make_app()
+    index = app.extensions["portal.session_index"]
+    with app.app_context():
+        for issued_at in (105.0, 100.0):  # the newer token first, then the older one
+            if without_sid:
+                index.end_by_sid("sid-x", sub="user-123", issued_at=issued_at)
+            else:
+                index.end_by_sub("user-123", issued_at=issued_at)
+        assert index.subject_ended_at("user-123", without_sid=without_sid) == 105.0
+        index.end_by_sub("user-123", issued_at=110.0)  # a newer one still raises it
+        assert index.subject_ended_at("user-123", without_sid=False) == 110.0
