@@ -83,10 +83,22 @@ class SessionFiles(FileSystemCache):
         weakref.finalize(self, _close_pass, self._pass)
         super().__init__(str(cache_dir), threshold=0, mode=0o600)
 
+    # cachelib logs a failed write or delete (a full disk, a file system remounted read-only)
+    # and returns False; unchecked, a logout would answer 200 having deleted nothing, and a
+    # tombstone would be lost. Raised here as OSError, the store's errors become 503s as
+    # Redis's do (portal.session_store.STORE_ERRORS).
+
     def set(self, key: str, value: Any, timeout: Any = None, mgmt_element: bool = False) -> bool:
         written = super().set(key, value, timeout, mgmt_element)
+        if not written:
+            raise OSError("session folder: a file could not be written")
         self.sweep(SWEEP_BATCH)
         return written
+
+    def delete(self, key: str, mgmt_element: bool = False) -> bool:
+        if not super().delete(key, mgmt_element):  # a missing file counts as deleted
+            raise OSError("session folder: a file could not be deleted")
+        return True
 
     def expires_at(self, key: str) -> int | None:
         """The stored expiry of ``key`` (unix seconds, 0 = never), or None when absent."""

@@ -23,6 +23,7 @@ login whose callback was still running when the logout arrived cannot outlive it
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -657,6 +658,28 @@ def _decoded(ids: list[str], raw: list[bytes | None]) -> dict[str, dict[str, Any
     return records
 
 
+def _folder_errors_as_unavailable(cls: type) -> type:
+    """Every public method of ``cls`` raises :class:`StoreUnavailable` for an OSError of the
+    session folder (a full disk, a read-only file system), as the Redis index does for a Redis
+    error: a logout that could not be applied answers 503, never 200 or 500."""
+
+    def wrap(method: Any) -> Any:
+        @functools.wraps(method)
+        def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except OSError as exc:
+                raise StoreUnavailable(type(exc).__name__) from exc
+
+        return wrapped
+
+    for name, value in list(vars(cls).items()):
+        if callable(value) and not name.startswith("_"):
+            setattr(cls, name, wrap(value))
+    return cls
+
+
+@_folder_errors_as_unavailable
 class FileSessionIndex(SessionIndex):
     """The same index in the session folder, beside the sessions.
 
@@ -762,8 +785,10 @@ class FileSessionIndex(SessionIndex):
         self.cache.set(JTI_PREFIX + jti, 1, timeout=max(1, ttl))
 
     def ping(self) -> None:
+        """A write and a delete: reads alone still work on a full or read-only disk."""
         try:
-            self.cache.has(JTI_PREFIX + "ping")
+            self.cache.set(JTI_PREFIX + "ping", 1, timeout=60)
+            self.cache.delete(JTI_PREFIX + "ping")
         except OSError as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
 

@@ -79,9 +79,16 @@ def portal(tmp_path, hanging_idp, redis_server):
         live.stop()
 
 
+#: A token of the right form and algorithm (RS256, a key id), so that checking it needs the
+#: IdP's keys: junk of another form is refused with 400 before the IdP is asked anything.
+NEEDS_THE_KEYS = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.e30.c2lnbmF0dXJl"
+
+
 def backchannel_post(portal: LivePortal) -> int:
     response = requests.post(
-        portal.url + "/auth/backchannel-logout", data={"logout_token": "a.b.c"}, timeout=60
+        portal.url + "/auth/backchannel-logout",
+        data={"logout_token": NEEDS_THE_KEYS},
+        timeout=60,
     )
     return response.status_code
 
