@@ -408,6 +408,22 @@ class SessionIndex(ABC):
         (time, browser label), or None when none is remembered."""
 
 
+def _oldest(ends: dict[str, Any], count: int, *, keep: str) -> list[str]:
+    """The ``count`` session ids with the earliest end (entries without one first: written
+    before ends were kept), never ``keep``."""
+
+    def end(item: tuple[str, Any]) -> float:
+        try:
+            return float(item[1])
+        except (TypeError, ValueError):
+            return 0.0
+
+    if count <= 0:
+        return []
+    ordered = sorted((item for item in ends.items() if item[0] != keep), key=end)
+    return [session_id for session_id, _ in ordered[:count]]
+
+
 def _index_keys(sid: str | None, sub: str) -> list[str]:
     return [sub_key(sub), sid_key(sid, subject_tag(sub)) if sid else nosid_key(sub)]
 
@@ -438,7 +454,8 @@ return left
 # Indexes a session (ARGV[1]) with its end (ARGV[2]) in the hashes KEYS (the subject's, and its
 # sid's or no-sid one: one slot), drops the entries whose end is past (ARGV[4], the portal's
 # clock), and makes each hash live at least ARGV[3] seconds more (never less). Entries written
-# before ends were kept (empty values) stay until their hash expires.
+# before ends were kept (empty values) stay until their hash expires. Returns the size of the
+# subject's hash (KEYS[1]), which the caller keeps under MAX_SESSIONS_PER_SUBJECT.
 _ADD_SCRIPT = """#!lua
 local id, ends, ttl, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 for i = 1, #KEYS do
@@ -450,7 +467,7 @@ for i = 1, #KEYS do
   redis.call('HSET', KEYS[i], id, ends)
   if redis.call('TTL', KEYS[i]) < ttl then redis.call('EXPIRE', KEYS[i], ttl) end
 end
-return 0
+return redis.call('HLEN', KEYS[1])
 """
 
 # Raises a subject's logout marker (KEYS[1]) to the logout token's iat (ARGV[1]) for ARGV[2]
@@ -463,6 +480,12 @@ if current == nil or current < tonumber(ARGV[1]) then
 end
 return 0
 """
+
+#: Signed-in sessions kept per customer: a sign-in past this many ends the customer's oldest.
+#: Each login reads the customer's index entries (in Redis, inside a script that blocks the
+#: server meanwhile), and entries stay until their 12-hour bound: without a cap, a loop of
+#: silent sign-ins could grow them to tens of thousands and stall Redis for every customer.
+MAX_SESSIONS_PER_SUBJECT = 100
 
 #: Rounds of read-then-delete before a logout gives up on sessions still joining its hashes.
 _END_ROUNDS = 10
@@ -482,13 +505,25 @@ class RedisSessionIndex(SessionIndex):
         self._end = client.register_script(_END_SCRIPT)
         self._add = client.register_script(_ADD_SCRIPT)
         self._mark = client.register_script(_MARK_SCRIPT)
+        self.max_sessions = MAX_SESSIONS_PER_SUBJECT
 
     def add(
         self, session_id: str, *, sid: str | None, sub: str, ends_at: float, now: float
     ) -> None:
         ttl = max(1, int(ends_at - now))
+        keys = _index_keys(sid, sub)
         try:
-            self._add(keys=_index_keys(sid, sub), args=[session_id, int(ends_at), ttl, int(now)])
+            size = self._add(keys=keys, args=[session_id, int(ends_at), ttl, int(now)])
+            if size > self.max_sessions:
+                entries = self.client.hgetall(keys[0])
+                oldest = _oldest(
+                    {k.decode(): v.decode() for k, v in entries.items()},
+                    size - self.max_sessions,
+                    keep=session_id,
+                )
+                # one step in the subject's slot, as a logout: the records and their entries
+                # in the subject's hash and in this sign-in's sid (or no-sid) hash
+                self._end(keys=[*keys, *[store_key(i) for i in oldest]], args=[len(keys), *oldest])
         except STORE_ERRORS as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
 
@@ -691,6 +726,7 @@ class FileSessionIndex(SessionIndex):
         self.cache = cache
         self.tombstone_ttl = tombstone_ttl
         self._lock = threading.Lock()
+        self.max_sessions = MAX_SESSIONS_PER_SUBJECT
 
     def add(
         self, session_id: str, *, sid: str | None, sub: str, ends_at: float, now: float
@@ -703,6 +739,12 @@ class FileSessionIndex(SessionIndex):
             past = {i for i, end in ends.items() if end <= now}
             ends = {i: end for i, end in ends.items() if i not in past}
             ends[session_id] = float(ends_at)
+            # past MAX_SESSIONS_PER_SUBJECT, the oldest sign-ins end, as in the Redis index
+            oldest = set(_oldest(ends, len(ends) - self.max_sessions, keep=session_id))
+            if oldest:
+                self.cache.delete_many(*[store_key(i) for i in oldest])
+                ends = {i: end for i, end in ends.items() if i not in oldest}
+                past |= oldest
             self.cache.set(ends_key, ends, timeout=max(ttl, self._remaining(ends_key)))
             for key in _index_keys(sid, sub):
                 members = set(self.cache.get(key) or ()) - past

@@ -331,3 +331,29 @@ def test_an_older_logout_token_never_lowers_the_subjects_marker(make_app, withou
         assert index.subject_ended_at("user-123", without_sid=without_sid) == 105.0
         index.end_by_sub("user-123", issued_at=110.0)  # a newer one still raises it
         assert index.subject_ended_at("user-123", without_sid=False) == 110.0
+
+
+def test_a_sign_in_past_the_cap_ends_the_customers_oldest_sessions(make_app, idp, portal_clock):
+    """Every login reads the customer's index entries; the cap keeps that read small however
+    often a customer (or a script with their SSO session) signs in within 12 hours."""
+    app = make_app(clock=portal_clock)
+    index = app.extensions["portal.session_index"]
+    index.max_sessions = 3
+    browsers = []
+    for n in range(5):
+        browser = app.test_client()
+        login(browser, idp, sid="sid-loop" if n % 2 else f"sid-{n}")
+        browsers.append(browser)
+        portal_clock.advance(60)  # later sign-ins end later
+    assert [signed_in(b) for b in browsers] == [False, False, True, True, True]
+    with app.app_context():
+        records, listed = index.records_of("user-123", limit=100)
+    assert listed == 3 and len(records) == 3
+
+
+def test_below_the_cap_no_session_is_ended(make_app, idp):
+    app = make_app()
+    browsers = [app.test_client() for _ in range(4)]
+    for n, browser in enumerate(browsers):
+        login(browser, idp, sid=f"sid-{n}")
+    assert all(signed_in(b) for b in browsers)
