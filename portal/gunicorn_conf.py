@@ -169,6 +169,14 @@ def on_starting(server):
             from portal.session_files import prepare_session_dir
 
             prepare_session_dir(settings.session_dir)
+            # the file index's lock is per process: several workers would lose logouts
+            if server.cfg.workers > 1:
+                raise SettingsError(
+                    "PORTAL_WORKERS",
+                    "1 with the filesystem session backend (several processes need Redis: "
+                    "PORTAL_REDIS_URL)",
+                    str(server.cfg.workers),
+                )
     except SettingsError as exc:
         print(f"portal: configuration error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -88,3 +88,23 @@ def test_gunicorn_reads_its_settings_from_the_env_file_too(tmp_path):
 
 def test_one_worker_by_default_with_the_filesystem_sessions(tmp_path):
     assert _settings_with(portal_env(tmp_path))["workers"] == 1
+
+
+def test_several_workers_on_the_filesystem_sessions_is_one_line_at_start(tmp_path):
+    """The file index's lock holds within one process only; several workers would lose
+    logouts, so they are refused, whether from PORTAL_WORKERS or gunicorn's own -w."""
+    for extra_env, extra_args in (({"PORTAL_WORKERS": "2"}, []), ({}, ["--workers", "3"])):
+        result = subprocess.run(
+            [sys.executable, "-m", "gunicorn", "--config", "python:portal.gunicorn_conf",
+             "--bind", "127.0.0.1:0", *extra_args, "portal:create_app()"],
+            env={**os.environ, **portal_env(tmp_path), **extra_env},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )  # fmt: skip
+        assert result.returncode == 2
+        assert "Traceback" not in result.stderr
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("portal: configuration error: PORTAL_WORKERS: expected 1 with the")
