@@ -11,10 +11,10 @@ from unittest import mock
 from tests.support.portal_env import portal_env
 
 
-def _start(env: dict[str, str], cwd) -> subprocess.CompletedProcess[str]:
+def _start(env: dict[str, str], cwd, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "gunicorn", "--config", "python:portal.gunicorn_conf",
-         "--bind", "127.0.0.1:0", "portal:create_app()"],
+         "--bind", "127.0.0.1:0", *args, "portal:create_app()"],
         env={**os.environ, **env},
         cwd=cwd,
         capture_output=True,
@@ -94,16 +94,7 @@ def test_several_workers_on_the_filesystem_sessions_is_one_line_at_start(tmp_pat
     """The file index's lock holds within one process only; several workers would lose
     logouts, so they are refused, whether from PORTAL_WORKERS or gunicorn's own -w."""
     for extra_env, extra_args in (({"PORTAL_WORKERS": "2"}, []), ({}, ["--workers", "3"])):
-        result = subprocess.run(
-            [sys.executable, "-m", "gunicorn", "--config", "python:portal.gunicorn_conf",
-             "--bind", "127.0.0.1:0", *extra_args, "portal:create_app()"],
-            env={**os.environ, **portal_env(tmp_path), **extra_env},
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )  # fmt: skip
+        result = _start({**portal_env(tmp_path), **extra_env}, tmp_path, *extra_args)
         assert result.returncode == 2
         assert "Traceback" not in result.stderr
         last = result.stderr.strip().splitlines()[-1]

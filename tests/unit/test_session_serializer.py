@@ -57,6 +57,26 @@ def plant(app, backend: str, payload: bytes) -> None:
             f.write(struct.pack("I", 0) + payload)
 
 
+def stored(app, backend: str, client, *, replace: bytes | None = None) -> bytes:
+    """The stored record of ``client``'s session, as bytes; with ``replace``, written instead
+    (its expiry kept)."""
+    key = store_key(client.get_cookie("portal_session").value)
+    if backend == "redis":
+        url = app.extensions["portal.settings"].redis_url
+        with redis.Redis.from_url(url) as store:
+            if replace is not None:
+                store.set(key, replace, keepttl=True)
+            return store.get(key)
+    path = app.session_interface.cache._get_filename(key)
+    if replace is not None:
+        with open(path, "r+b") as f:
+            f.seek(4)  # after cachelib's expiry header
+            f.write(replace)
+            f.truncate()
+    with open(path, "rb") as f:
+        return f.read()[4:]
+
+
 @pytest.mark.parametrize("protocol", [0, 2, pickle.HIGHEST_PROTOCOL])
 def test_planted_pickle_is_refused_and_never_run(app, backend, protocol, caplog):
     RAN.clear()
@@ -84,15 +104,7 @@ def test_a_signed_in_session_is_stored_as_messagepack(app, backend, mock_idp):
     idp = mock_idp
     client = app.test_client()
     login(client, idp)
-    key = store_key(client.get_cookie("portal_session").value)
-    if backend == "redis":
-        url = app.extensions["portal.settings"].redis_url
-        with redis.Redis.from_url(url) as store:
-            raw = store.get(key)
-    else:
-        with open(app.session_interface.cache._get_filename(key), "rb") as f:
-            raw = f.read()[4:]
-    record = msgspec.msgpack.decode(raw)
+    record = msgspec.msgpack.decode(stored(app, backend, client))
     assert record["portal"]["sub"] == "user-123"
     assert record["portal"]["amr"] == ["pwd", "otp", "mfa"]
     assert client.get("/account").status_code == 200
@@ -125,20 +137,9 @@ def test_a_record_with_a_field_of_the_wrong_type_is_no_session(app, backend, moc
     in a comparison or on a page (a 500)."""
     client = app.test_client()
     login(client, mock_idp)
-    key = store_key(client.get_cookie("portal_session").value)
-    if backend == "redis":
-        url = app.extensions["portal.settings"].redis_url
-        with redis.Redis.from_url(url) as store:
-            record = msgspec.msgpack.decode(store.get(key))
-            record["portal"].update(field)
-            store.set(key, msgspec.msgpack.encode(record), keepttl=True)
-    else:
-        path = app.session_interface.cache._get_filename(key)
-        with open(path, "rb") as f:
-            head, record = f.read(4), msgspec.msgpack.decode(f.read())
-        record["portal"].update(field)
-        with open(path, "wb") as f:
-            f.write(head + msgspec.msgpack.encode(record))
+    record = msgspec.msgpack.decode(stored(app, backend, client))
+    record["portal"].update(field)
+    stored(app, backend, client, replace=msgspec.msgpack.encode(record))
     response = client.get("/account")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login")
