@@ -169,13 +169,15 @@ def on_starting(server):
             from portal.session_files import prepare_session_dir
 
             prepare_session_dir(settings.session_dir)
-            # the file index's lock is per process: several workers would lose logouts
-            if server.cfg.workers > 1:
+            # the file index's lock is per process: several workers would lose logouts.
+            # gunicorn's own value, which its -w option may have changed from this file's
+            running = getattr(getattr(server, "cfg", None), "workers", workers)
+            if running > 1:
                 raise SettingsError(
                     "PORTAL_WORKERS",
                     "1 with the filesystem session backend (several processes need Redis: "
                     "PORTAL_REDIS_URL)",
-                    str(server.cfg.workers),
+                    str(running),
                 )
     except SettingsError as exc:
         print(f"portal: configuration error: {exc}", file=sys.stderr)
