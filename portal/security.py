@@ -123,8 +123,8 @@ def refuse_undecodable_query() -> None:
 def depends_on_session(app: Flask, response: Response) -> bool:
     """Whether a response may differ per browser session, so no cache may keep it.
 
-    True when this response creates, changes or ends a session (its ``Set-Cookie`` names the
-    session), whatever was asked for, or when the request came with a session cookie (any page
+    True when this response sets a cookie or changes the session (creates, writes or ends
+    it), whatever was asked for, or when the request came with a session cookie (any page
     may then show the customer's name or carry their CSRF token: the landing page, a 404).
     Static files are the same for everyone, unless their response carries a session cookie:
     a signed-in browser's CSS request past its idle limit ends the session.
